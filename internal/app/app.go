@@ -1,0 +1,146 @@
+// Package app wires the parts together and runs them: configuration, database and migrations, the
+// store, background jobs and the HTTP server, with a graceful stop.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"clientst0r/internal/api"
+	"clientst0r/internal/auth"
+	"clientst0r/internal/config"
+	"clientst0r/internal/db"
+	"clientst0r/internal/jobs"
+	"clientst0r/internal/store"
+	"clientst0r/internal/web"
+)
+
+// Version is set at build time with -ldflags "-X clientst0r/internal/app.Version=…".
+var Version = "dev"
+
+// App is an opened installation: a migrated database and the store over it.
+type App struct {
+	Cfg   config.Config
+	DB    *db.DB
+	Store *store.Store
+	Log   *slog.Logger
+	// KeyGenerated is true when this start generated the master key file.
+	KeyGenerated bool
+}
+
+// Open opens and migrates the database and checks the master key against it.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	key, generated, err := masterKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	d, err := db.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Migrate(ctx); err != nil {
+		d.Close()
+		return nil, err
+	}
+	secrets := auth.DeriveSecrets(key)
+	if err := checkCanary(ctx, d, secrets.Digest("clientst0r master key canary")); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return &App{Cfg: cfg, DB: d, Store: store.New(d, secrets, store.Options{}), Log: log, KeyGenerated: generated}, nil
+}
+
+// Close closes the database.
+func (a *App) Close() error { return a.DB.Close() }
+
+// Handler is the whole HTTP surface: the API under /api/, the web UI everywhere else.
+func (a *App) Handler() http.Handler {
+	authn := auth.NewAuthenticator(a.Store, auth.DefaultLimits, time.Now)
+	apiH := api.New(api.Config{Store: a.Store, Authn: authn, Log: a.Log, BaseURL: a.Cfg.BaseURL})
+	webH := web.New(web.Config{Store: a.Store, Authn: authn, Log: a.Log, Version: Version})
+	mux := http.NewServeMux()
+	mux.Handle("/api/", apiH)
+	mux.Handle("/api", apiH)
+	mux.Handle("/", webH)
+
+	csrf := http.NewCrossOriginProtection()
+	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api") {
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.WriteHeader(http.StatusForbidden)
+			io.WriteString(w, `{"detail": "CSRF Failed: cross-origin request refused."}`)
+			return
+		}
+		http.Error(w, "Cross-origin request refused.", http.StatusForbidden)
+	}))
+	return api.RequestID(a.Log, csrf.Handler(mux))
+}
+
+// Serve runs the server and the job queue until ctx ends, then stops gracefully: the listener closes,
+// in-flight requests finish (up to 30 s), running jobs finish, and the database closes.
+func (a *App) Serve(ctx context.Context, out io.Writer) error {
+	q, err := jobs.New(a.DB, a.Store, a.Log, jobs.Options{})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", a.Cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.Cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      120 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+	}
+	if err := q.Start(ctx); err != nil {
+		ln.Close()
+		return fmt.Errorf("start job queue: %w", err)
+	}
+	a.announce(ctx, out, ln.Addr().String())
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		q.Stop(context.Background())
+		return err
+	case <-ctx.Done():
+	}
+	a.Log.Info("stopping: finishing in-flight requests")
+	stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = srv.Shutdown(stopCtx)
+	if qerr := q.Stop(stopCtx); err == nil {
+		err = qerr
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	a.Log.Info("stopped")
+	return err
+}
+
+// announce prints where the server listens and, on an empty installation, how to begin.
+func (a *App) announce(ctx context.Context, out io.Writer, addr string) {
+	fmt.Fprintf(out, "ClientSt0r %s listening on http://%s (%s)\n", Version, addr, a.DB.Dialect)
+	if a.KeyGenerated {
+		fmt.Fprintf(out, "\n  WARNING: generated a new master key in %s/master.key.\n"+
+			"  Back it up now and keep it apart from database backups: without it the vault and all API keys are lost.\n\n", a.Cfg.DataDir)
+	}
+	if has, err := a.Store.HasUsers(ctx); err == nil && !has {
+		fmt.Fprintf(out, "No accounts yet. Create the first owner with:\n"+
+			"  echo 'a long password' | go run ./cmd/clientst0r user create --email you@example.com --superuser --password-stdin\n"+
+			"then sign in at http://%s/login\n", addr)
+	}
+}

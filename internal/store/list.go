@@ -1,0 +1,155 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"clientst0r/internal/apperr"
+	"clientst0r/internal/auth"
+	"clientst0r/internal/db"
+	"clientst0r/internal/list"
+)
+
+// listing describes one list query: the table and alias, the columns to select, and the tenancy
+// condition already rendered by the caller of runList.
+type listing struct {
+	table   string // base table, also the FTS table's prefix on SQLite
+	alias   string
+	from    string // FROM clause, e.g. "assets a JOIN organizations o ON o.id = a.organization_id"
+	columns string
+	where   query // tenancy and fixed conditions; more conditions are appended
+}
+
+// runList counts and fetches one page. scan is called for each row of the page.
+func (s *Store) runList(ctx context.Context, spec *list.Spec, q list.Query, l listing, scan func(*sql.Rows) error) (int, error) {
+	w := &l.where
+	if w.b.Len() == 0 {
+		w.add("TRUE")
+	}
+	for _, c := range q.Conds {
+		w.add(" AND ")
+		if c.Field.Where != "" {
+			args := make([]any, strings.Count(c.Field.Where, "?"))
+			for i := range args {
+				args[i] = c.Value
+			}
+			w.add("("+c.Field.Where+")", args...)
+		} else {
+			w.add(c.Field.Column+" "+c.Op+" ?", c.Value)
+		}
+	}
+	if len(q.Terms) > 0 {
+		if !spec.Searchable {
+			return 0, fmt.Errorf("store: list %s: search on a table without a search index", l.table)
+		}
+		w.add(" AND ")
+		searchCond(s.db.Dialect, l.table, l.alias, q.Terms, w)
+	}
+
+	var count int
+	countSQL := "SELECT count(*) FROM " + l.from + " WHERE " + w.String()
+	if err := s.db.R.QueryRowContext(ctx, countSQL, w.args...).Scan(&count); err != nil {
+		return 0, fmt.Errorf("store: count %s: %w", l.table, err)
+	}
+	if q.Page > 1 && q.Offset() >= count {
+		return count, list.ErrInvalidPage
+	}
+	if count == 0 {
+		return 0, nil
+	}
+
+	page := query{args: w.args}
+	page.b.WriteString("SELECT " + l.columns + " FROM " + l.from + " WHERE " + w.String() + " ORDER BY ")
+	for i, o := range q.Order {
+		if i > 0 {
+			page.b.WriteString(", ")
+		}
+		page.b.WriteString(o.Column)
+		switch {
+		case o.Desc && o.Nullable:
+			page.b.WriteString(" DESC NULLS FIRST")
+		case o.Desc:
+			page.b.WriteString(" DESC")
+		case o.Nullable:
+			page.b.WriteString(" ASC NULLS LAST")
+		}
+	}
+	page.b.WriteString(" LIMIT " + strconv.Itoa(q.PageSize) + " OFFSET " + strconv.Itoa(q.Offset()))
+	rows, err := s.db.R.QueryContext(ctx, page.String(), page.args...)
+	if err != nil {
+		return 0, fmt.Errorf("store: list %s: %w", l.table, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return 0, fmt.Errorf("store: scan %s: %w", l.table, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("store: list %s: %w", l.table, err)
+	}
+	return count, nil
+}
+
+// searchCond renders "every term occurs in the row's search_text" with the dialect's index:
+// FTS5 trigram on SQLite (terms of three or more characters; shorter ones cannot use a trigram
+// index and fall back to LIKE), pg_trgm GIN on PostgreSQL.
+func searchCond(d db.Dialect, table, alias string, terms []string, w *query) {
+	var long []string
+	w.add("(TRUE")
+	for _, t := range terms {
+		t = strings.ToLower(t)
+		if d == db.SQLite && utf8.RuneCountInString(t) >= 3 {
+			long = append(long, `"`+strings.ReplaceAll(t, `"`, `""`)+`"`)
+			continue
+		}
+		w.add(" AND "+alias+`.search_text LIKE ? ESCAPE '\'`, "%"+escapeLike(t)+"%")
+	}
+	if len(long) > 0 {
+		w.add(" AND "+alias+".id IN (SELECT rowid FROM "+table+"_fts WHERE "+table+"_fts MATCH ?)", strings.Join(long, " AND "))
+	}
+	w.add(")")
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// orgScope renders the tenancy condition for an organization-scoped list: the organizations where
+// the caller has perm, narrowed to ?organization= when given (403 when that one is not accessible).
+func (s *Store) orgScope(ctx context.Context, c *auth.Caller, perm auth.Perm, column, orgParam string, w *query) error {
+	all, orgs := c.Scope(perm)
+	if orgParam != "" {
+		id, err := s.resolveOrg(ctx, orgParam)
+		if err != nil || !c.Can(id, perm) {
+			return apperr.ErrForbidden
+		}
+		w.add(column+" = ?", id)
+		return nil
+	}
+	if all {
+		w.add("TRUE")
+		return nil
+	}
+	w.inList(column, orgs)
+	return nil
+}
+
+// resolveOrg finds an organization by id or slug, without any access check.
+func (s *Store) resolveOrg(ctx context.Context, idOrSlug string) (int64, error) {
+	var id int64
+	var err error
+	if n, perr := strconv.ParseInt(idOrSlug, 10, 64); perr == nil {
+		err = s.db.R.QueryRowContext(ctx, `SELECT id FROM organizations WHERE id = $1`, n).Scan(&id)
+	} else {
+		err = s.db.R.QueryRowContext(ctx, `SELECT id FROM organizations WHERE slug = $1`, idOrSlug).Scan(&id)
+	}
+	if err != nil {
+		return 0, notFound(err, "resolve organization")
+	}
+	return id, nil
+}

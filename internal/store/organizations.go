@@ -1,0 +1,252 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"clientst0r/internal/apperr"
+	"clientst0r/internal/auth"
+	"clientst0r/internal/db"
+	"clientst0r/internal/list"
+)
+
+// Organization is a tenant.
+type Organization struct {
+	ID          int64
+	Name        string
+	Slug        string
+	Description string
+	IsActive    bool
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// OrganizationSpec declares the organizations list.
+var OrganizationSpec = list.Spec{
+	DefaultOrder: "name",
+	Searchable:   true,
+	Fields: []list.Field{
+		{Name: "id", Column: "o.id", Kind: list.Int, Order: true},
+		{Name: "name", Column: "o.name", Order: true, Search: true},
+		{Name: "slug", Column: "o.slug", Order: true, Search: true, Filter: true},
+		{Name: "description", Column: "o.description", Order: true},
+		{Name: "is_active", Column: "o.is_active", Kind: list.Bool, Order: true, Filter: true},
+		{Name: "created_at", Column: "o.created_at", Kind: list.Time, Order: true, Range: true},
+		{Name: "updated_at", Column: "o.updated_at", Kind: list.Time, Order: true, Range: true},
+	},
+}
+
+const orgColumns = `o.id, o.name, o.slug, o.description, o.is_active, o.created_at, o.updated_at`
+
+func scanOrg(r rowScanner) (Organization, error) {
+	var o Organization
+	err := r.Scan(&o.ID, &o.Name, &o.Slug, &o.Description, &o.IsActive, &o.CreatedAt, &o.UpdatedAt)
+	o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
+	return o, err
+}
+
+// superuser reports whether the caller acts with superuser powers: a superuser, not narrowed to
+// some organizations and not capped below organization settings by a key.
+func superuser(c *auth.Caller) bool { return c.AllOrgs() && c.Can(0, auth.OrgSettings) }
+
+// ListOrganizations pages the organizations the caller can access.
+func (s *Store) ListOrganizations(ctx context.Context, q list.Query) ([]Organization, int, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	l := listing{table: "organizations", alias: "o", from: "organizations o", columns: orgColumns}
+	if !c.AllOrgs() {
+		l.where.inList("o.id", c.Reachable())
+	}
+	var out []Organization
+	n, err := s.runList(ctx, &OrganizationSpec, q, l, func(r *sql.Rows) error {
+		o, err := scanOrg(r)
+		out = append(out, o)
+		return err
+	})
+	return out, n, err
+}
+
+// GetOrganization returns an organization the caller can access (404 otherwise).
+func (s *Store) GetOrganization(ctx context.Context, id int64) (Organization, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return Organization{}, err
+	}
+	if !c.Reaches(id) {
+		return Organization{}, apperr.ErrNotFound
+	}
+	o, err := scanOrg(s.db.R.QueryRowContext(ctx, `SELECT `+orgColumns+` FROM organizations o WHERE o.id = $1`, id))
+	if err != nil {
+		return Organization{}, notFound(err, "get organization")
+	}
+	return o, nil
+}
+
+// OrganizationByRef finds an organization by id or slug for operator commands (no access check).
+func (s *Store) OrganizationByRef(ctx context.Context, ref string) (Organization, error) {
+	id, err := s.resolveOrg(ctx, ref)
+	if err != nil {
+		return Organization{}, err
+	}
+	o, err := scanOrg(s.db.R.QueryRowContext(ctx, `SELECT `+orgColumns+` FROM organizations o WHERE o.id = $1`, id))
+	if err != nil {
+		return Organization{}, notFound(err, "get organization")
+	}
+	return o, nil
+}
+
+var slugRE = regexp.MustCompile(`^[a-z0-9]+(?:-[a-z0-9]+)*$`)
+
+// Slugify derives a slug from a name: lower case ASCII letters and digits joined by hyphens.
+func Slugify(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(name) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			b.WriteRune(r)
+			dash = false
+		} else {
+			dash = true
+		}
+	}
+	return truncate(b.String(), 100)
+}
+
+func (o *Organization) validate() error {
+	errs := apperr.FieldErrors{}
+	o.Name = strings.TrimSpace(o.Name)
+	switch {
+	case o.Name == "":
+		errs.Add("name", "This field may not be blank.")
+	case utf8.RuneCountInString(o.Name) > 200:
+		errs.Add("name", "Ensure this field has no more than 200 characters.")
+	}
+	if o.Slug == "" {
+		o.Slug = Slugify(o.Name)
+	}
+	if !slugRE.MatchString(o.Slug) || len(o.Slug) > 100 {
+		errs.Add("slug", `Enter a valid "slug" of lowercase letters, numbers and single hyphens (at most 100 characters).`)
+	}
+	if len(o.Description) > 10000 {
+		errs.Add("description", "Ensure this field has no more than 10000 characters.")
+	}
+	return errs.Err()
+}
+
+func orgUniqueErr(err error) error {
+	if col, ok := db.IsUnique(err); ok {
+		return apperr.Field(col, "organization with this "+col+" already exists.")
+	}
+	return err
+}
+
+func (o Organization) auditFields() map[string]any {
+	return map[string]any{"name": o.Name, "slug": o.Slug, "description": o.Description, "is_active": o.IsActive}
+}
+
+// CreateOrganization creates an organization (superusers only).
+func (s *Store) CreateOrganization(ctx context.Context, o Organization) (Organization, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return o, err
+	}
+	if !superuser(c) {
+		return o, apperr.ErrForbidden
+	}
+	if err := o.validate(); err != nil {
+		return o, err
+	}
+	now := s.Now()
+	o.CreatedAt, o.UpdatedAt = now, now
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `INSERT INTO organizations (name, slug, description, is_active, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $5) RETURNING id`, o.Name, o.Slug, o.Description, o.IsActive, now).Scan(&o.ID)
+		if err != nil {
+			return orgUniqueErr(err)
+		}
+		return s.audit(ctx, tx, &o.ID, "create", "organization", &o.ID, o.Name, diff(nil, o.auditFields()))
+	})
+	if err != nil {
+		return o, wrap(err, "create organization")
+	}
+	return o, nil
+}
+
+// UpdateOrganization applies change to the stored organization and saves it (superusers only).
+func (s *Store) UpdateOrganization(ctx context.Context, id int64, change func(*Organization) error) (Organization, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return Organization{}, err
+	}
+	if !c.Reaches(id) {
+		return Organization{}, apperr.ErrNotFound
+	}
+	if !superuser(c) {
+		return Organization{}, apperr.ErrForbidden
+	}
+	var o Organization
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		before, err := scanOrg(tx.QueryRowContext(ctx, `SELECT `+orgColumns+` FROM organizations o WHERE o.id = $1`+s.forUpdate(), id))
+		if err != nil {
+			return notFound(err, "get organization")
+		}
+		o = before
+		if err := change(&o); err != nil {
+			return err
+		}
+		o.ID, o.CreatedAt = before.ID, before.CreatedAt
+		if err := o.validate(); err != nil {
+			return err
+		}
+		ch := diff(before.auditFields(), o.auditFields())
+		if len(ch) == 0 {
+			o = before
+			return nil
+		}
+		o.UpdatedAt = s.Now()
+		_, err = tx.ExecContext(ctx, `UPDATE organizations SET name = $1, slug = $2, description = $3, is_active = $4,
+			updated_at = $5 WHERE id = $6`, o.Name, o.Slug, o.Description, o.IsActive, o.UpdatedAt, id)
+		if err != nil {
+			return orgUniqueErr(err)
+		}
+		return s.audit(ctx, tx, &o.ID, "update", "organization", &o.ID, o.Name, ch)
+	})
+	if err != nil {
+		return o, wrap(err, "update organization")
+	}
+	return o, nil
+}
+
+// DeleteOrganization deletes an organization and everything in it (superusers only).
+func (s *Store) DeleteOrganization(ctx context.Context, id int64) error {
+	c, err := caller(ctx)
+	if err != nil {
+		return err
+	}
+	if !c.Reaches(id) {
+		return apperr.ErrNotFound
+	}
+	if !superuser(c) {
+		return apperr.ErrForbidden
+	}
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var name string
+		if err := tx.QueryRowContext(ctx, `DELETE FROM organizations WHERE id = $1 RETURNING name`, id).Scan(&name); err != nil {
+			return notFound(err, "delete organization")
+		}
+		return s.audit(ctx, tx, &id, "delete", "organization", &id, name, nil)
+	})
+	if err == nil {
+		s.authChanged()
+	}
+	return wrap(err, "delete organization")
+}

@@ -1,0 +1,155 @@
+// Package store is the one store for both databases. Every method reads the caller from the context
+// and filters by the organizations the caller may act on, so no handler can forget tenancy.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"clientst0r/internal/apperr"
+	"clientst0r/internal/auth"
+	"clientst0r/internal/db"
+)
+
+// Store reads and writes everything the application keeps.
+type Store struct {
+	db      *db.DB
+	now     func() time.Time
+	secrets auth.Secrets
+
+	// authGen changes whenever a user, membership, role, key or session changes; cached callers
+	// from an older generation are rebuilt, so access changes apply on the next request.
+	authGen     atomic.Uint64
+	callerCache callerCache
+	touched     sync.Map // key id → time of the last last_used write
+}
+
+// Options configure a Store.
+type Options struct {
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// New returns a store over d. secrets digest API keys and session tokens.
+func New(d *db.DB, secrets auth.Secrets, opts Options) *Store {
+	s := &Store{db: d, now: opts.Now, secrets: secrets}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
+}
+
+// DB exposes the database to the job queue and the command line (backup).
+func (s *Store) DB() *db.DB { return s.db }
+
+// Now is the store's clock, UTC and truncated to the precision both databases keep.
+func (s *Store) Now() time.Time { return db.Time(s.now()) }
+
+// Secrets returns the token digest keys.
+func (s *Store) Secrets() auth.Secrets { return s.secrets }
+
+func caller(ctx context.Context) (*auth.Caller, error) {
+	c := auth.CallerFrom(ctx)
+	if c == nil {
+		return nil, errors.New("store: no caller in context")
+	}
+	return c, nil
+}
+
+// query accumulates SQL and its arguments, numbering placeholders $1, $2, … as they are added.
+type query struct {
+	b    strings.Builder
+	args []any
+}
+
+// add appends s, replacing each "?" with the next argument's placeholder.
+func (q *query) add(s string, args ...any) *query {
+	for {
+		i := strings.IndexByte(s, '?')
+		if i < 0 || len(args) == 0 {
+			break
+		}
+		q.b.WriteString(s[:i])
+		q.b.WriteString(q.arg(args[0]))
+		s, args = s[i+1:], args[1:]
+	}
+	q.b.WriteString(s)
+	return q
+}
+
+func (q *query) arg(v any) string {
+	q.args = append(q.args, v)
+	return "$" + strconv.Itoa(len(q.args))
+}
+
+func (q *query) String() string { return q.b.String() }
+
+// inList renders "col IN ($1, $2, …)", or FALSE for an empty list.
+func (q *query) inList(col string, ids []int64) *query {
+	if len(ids) == 0 {
+		q.b.WriteString("FALSE")
+		return q
+	}
+	q.b.WriteString(col + " IN (")
+	for i, id := range ids {
+		if i > 0 {
+			q.b.WriteString(", ")
+		}
+		q.b.WriteString(q.arg(id))
+	}
+	q.b.WriteString(")")
+	return q
+}
+
+// rowScanner is what *sql.Row and *sql.Rows have in common.
+type rowScanner interface{ Scan(dest ...any) error }
+
+// notFound turns sql.ErrNoRows into the API's 404 and wraps everything else.
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return apperr.ErrNotFound
+	}
+	return fmt.Errorf("store: %s: %w", what, err)
+}
+
+// nullTime converts an optional time for a query argument.
+func nullTime(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return db.Time(*t)
+}
+
+func timePtr(n sql.NullTime) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := n.Time.UTC()
+	return &t
+}
+
+// wrap adds context to unexpected errors and passes the application's own errors through untouched.
+func wrap(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := apperr.As(err); ok {
+		return err
+	}
+	return fmt.Errorf("store: %s: %w", what, err)
+}
+
+// forUpdate locks the selected row on PostgreSQL; SQLite's single writer already serialises writes.
+func (s *Store) forUpdate() string {
+	if s.db.Dialect == db.Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}

@@ -1,0 +1,169 @@
+// Package web is the server-rendered UI: sign-in, the organization overview and Profile → API Keys.
+package web
+
+import (
+	"bytes"
+	"embed"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"clientst0r/internal/apperr"
+	"clientst0r/internal/auth"
+	"clientst0r/internal/list"
+	"clientst0r/internal/store"
+)
+
+//go:embed templates static
+var assets embed.FS
+
+// Handler serves the web UI.
+type Handler struct {
+	store   *store.Store
+	authn   *auth.Authenticator
+	log     *slog.Logger
+	version string
+	pages   map[string]*template.Template
+	mux     *http.ServeMux
+}
+
+// Config holds the UI's dependencies.
+type Config struct {
+	Store   *store.Store
+	Authn   *auth.Authenticator
+	Log     *slog.Logger
+	Version string
+}
+
+var funcs = template.FuncMap{
+	"fmtTime": func(t *time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+}
+
+// New returns the UI handler.
+func New(cfg Config) *Handler {
+	h := &Handler{store: cfg.Store, authn: cfg.Authn, log: cfg.Log, version: cfg.Version, pages: map[string]*template.Template{},
+		mux: http.NewServeMux()}
+	for _, p := range []string{"login", "home", "keys"} {
+		h.pages[p] = template.Must(template.New(p).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+p+".html"))
+	}
+	static, _ := fs.Sub(assets, "static")
+	h.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	h.mux.HandleFunc("GET /login", h.loginPage)
+	h.mux.HandleFunc("POST /login", h.login)
+	h.mux.HandleFunc("POST /logout", h.logout)
+	h.mux.HandleFunc("GET /{$}", h.session(h.home))
+	h.mux.HandleFunc("GET /profile/keys", h.session(h.keysPage))
+	h.mux.HandleFunc("POST /profile/keys", h.session(h.createKey))
+	h.mux.HandleFunc("POST /profile/keys/{id}/revoke", h.session(h.revokeKey))
+	return h
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Referrer-Policy", "same-origin")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'")
+	h.mux.ServeHTTP(w, r)
+}
+
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, page string, v map[string]any) {
+	if c := auth.CallerFrom(r.Context()); c != nil {
+		v["User"] = &c.User
+	}
+	var buf bytes.Buffer
+	if err := h.pages[page].ExecuteTemplate(&buf, "layout", v); err != nil {
+		h.log.Error("render", "page", page, "err", err)
+		http.Error(w, "Internal server error.", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// session requires a signed-in user; others are sent to the login page and back afterwards.
+func (h *Handler) session(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, err := h.authn.Authenticate(r, true)
+		if err != nil || c.Key != nil {
+			if apperr.Is(err, apperr.Internal) && err != nil {
+				h.log.Error("session", "err", err)
+			}
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		next(w, r.WithContext(auth.WithCaller(r.Context(), c)))
+	}
+}
+
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	return next
+}
+
+func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
+	h.render(w, r, http.StatusOK, "login", map[string]any{"Title": "Sign in", "Next": safeNext(r.URL.Query().Get("next"))})
+}
+
+func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	email, password := r.PostFormValue("email"), r.PostFormValue("password")
+	next := safeNext(r.PostFormValue("next"))
+	ip := auth.ClientIP(r)
+	v := map[string]any{"Title": "Sign in", "Next": next, "Email": email}
+	if ok, wait := h.authn.LoginAllowed(ip, email); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(auth.Seconds(wait)))
+		v["Error"] = "Too many failed sign-ins. Try again in " + strconv.Itoa(auth.Seconds(wait)) + " seconds."
+		h.render(w, r, http.StatusTooManyRequests, "login", v)
+		return
+	}
+	token, _, err := h.store.Login(r.Context(), email, password, ip, r.UserAgent())
+	if err != nil {
+		if !apperr.Is(err, apperr.Unauthorized) {
+			h.log.Error("login", "err", err)
+			v["Error"] = "Sign-in failed because of a server error; try again."
+			h.render(w, r, http.StatusInternalServerError, "login", v)
+			return
+		}
+		h.authn.LoginFailed(ip, email)
+		v["Error"] = "Invalid email or password."
+		h.render(w, r, http.StatusUnauthorized, "login", v)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: auth.SessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: r.TLS != nil,
+		SameSite: http.SameSiteLaxMode, MaxAge: int(store.SessionLifetime.Seconds())})
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	if ck, err := r.Cookie(auth.SessionCookie); err == nil {
+		if err := h.store.Logout(r.Context(), ck.Value); err != nil {
+			h.log.Error("logout", "err", err)
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: auth.SessionCookie, Value: "", Path: "/", HttpOnly: true, MaxAge: -1})
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
+	orgs, n, err := h.store.ListOrganizations(r.Context(), list.Query{Page: 1, PageSize: list.MaxPageSize,
+		Order: []list.OrderBy{{Column: "o.name"}, {Column: "o.id"}}})
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "home", map[string]any{"Title": "Organizations", "Orgs": orgs, "OrgCount": n})
+}
+
+func (h *Handler) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	h.log.Error("web", "path", r.URL.Path, "err", err)
+	http.Error(w, "Internal server error.", http.StatusInternalServerError)
+}
