@@ -99,13 +99,15 @@ func (b *body) decode(name string, dst any, msg string) bool {
 	return true
 }
 
-// str takes a string field; null is refused.
+// str takes a string field; null and NUL characters are refused.
 func (b *body) str(name string, dst *string) {
 	if b.has(name) && b.isNull(name) {
 		b.errs.Add(name, "This field may not be null.")
 		return
 	}
-	b.decode(name, dst, "Not a valid string.")
+	if b.decode(name, dst, "Not a valid string.") && strings.ContainsRune(*dst, 0) {
+		b.errs.Add(name, "Null characters are not allowed.")
+	}
 }
 
 // boolean takes a true/false field.
@@ -117,13 +119,13 @@ func (b *body) boolean(name string, dst *bool) {
 	b.decode(name, dst, "Must be a valid boolean.")
 }
 
-// integer takes a whole-number field.
-func (b *body) integer(name string, dst *int) {
+// integer takes a whole-number field and reports whether one was taken.
+func (b *body) integer(name string, dst *int) bool {
 	if b.has(name) && b.isNull(name) {
 		b.errs.Add(name, "This field may not be null.")
-		return
+		return false
 	}
-	b.decode(name, dst, "A valid integer is required.")
+	return b.decode(name, dst, "A valid integer is required.")
 }
 
 // optTime takes an RFC 3339 timestamp or null.
@@ -171,7 +173,9 @@ func (b *body) strings(name string, dst *[]string) {
 		b.errs.Add(name, "This field may not be null.")
 		return
 	}
-	b.decode(name, dst, "Expected a list of strings.")
+	if b.decode(name, dst, "Expected a list of strings.") && slices.ContainsFunc(*dst, func(s string) bool { return strings.ContainsRune(s, 0) }) {
+		b.errs.Add(name, "Null characters are not allowed.")
+	}
 }
 
 // readOnly marks fields that may be sent (a client PUTting back what it read) but are ignored.

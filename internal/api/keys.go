@@ -65,8 +65,7 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request) {
 	}
 	b.optIDs("organizations", &in.Orgs)
 	b.boolean("can_reveal", &in.CanReveal)
-	b.integer("rate_limit", &in.RateLimit)
-	if b.has("rate_limit") && in.RateLimit == 0 {
+	if b.integer("rate_limit", &in.RateLimit) && in.RateLimit == 0 {
 		b.errs.Add("rate_limit", "Ensure this value is greater than or equal to 1.")
 	}
 	b.optTime("expires_at", &in.ExpiresAt)

@@ -61,10 +61,13 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 func (a *App) Close() error { return a.DB.Close() }
 
 // Handler is the whole HTTP surface: the API under /api/, the web UI everywhere else.
-func (a *App) Handler() http.Handler {
-	authn := auth.NewAuthenticator(a.Store, auth.DefaultLimits, time.Now)
-	apiH := api.New(api.Config{Store: a.Store, Authn: authn, Log: a.Log, BaseURL: a.Cfg.BaseURL})
-	webH := web.New(web.Config{Store: a.Store, Authn: authn, Log: a.Log, Version: Version})
+func (a *App) Handler() http.Handler { return NewHandler(a.Store, a.Cfg, a.Log, time.Now) }
+
+// NewHandler builds the HTTP surface over a store; now is the clock for rate limits.
+func NewHandler(s *store.Store, cfg config.Config, log *slog.Logger, now func() time.Time) http.Handler {
+	authn := auth.NewAuthenticator(s, auth.DefaultLimits, now)
+	apiH := api.New(api.Config{Store: s, Authn: authn, Log: log, BaseURL: cfg.BaseURL})
+	webH := web.New(web.Config{Store: s, Authn: authn, Log: log, Version: Version})
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiH)
 	mux.Handle("/api", apiH)
@@ -80,7 +83,7 @@ func (a *App) Handler() http.Handler {
 		}
 		http.Error(w, "Cross-origin request refused.", http.StatusForbidden)
 	}))
-	return api.RequestID(a.Log, csrf.Handler(mux))
+	return api.RequestID(log, csrf.Handler(mux))
 }
 
 // Serve runs the server and the job queue until ctx ends, then stops gracefully: the listener closes,

@@ -93,6 +93,14 @@ var ErrInvalidPage = &apperr.Error{Kind: apperr.NotFound, Detail: "Invalid page.
 func Parse(spec *Spec, v url.Values) (Query, error) {
 	q := Query{Page: 1, PageSize: DefaultPageSize}
 	errs := apperr.FieldErrors{}
+	for name, vals := range v {
+		if slices.ContainsFunc(vals, func(s string) bool { return strings.ContainsRune(s, 0) }) {
+			errs.Add(name, "Null characters are not allowed.")
+		}
+	}
+	if len(errs) > 0 {
+		return q, errs.Err()
+	}
 
 	if p := v.Get("page"); p != "" {
 		n, err := strconv.Atoi(p)

@@ -160,8 +160,8 @@ func (s *Store) CreateAPIKey(ctx context.Context, in NewKey) (APIKey, string, er
 			errs.Add("role", fmt.Sprintf("Unknown role %q.", in.Role))
 		case err != nil:
 			return APIKey{}, "", err
-		case grantor.Key != nil && grantor.Key.RoleCap != nil && r.Perms&^*grantor.Key.RoleCap != 0:
-			errs.Add("role", "A key cannot be given a role above the key that creates it.")
+		case r.Perms&^reach&^auth.Of(auth.VaultReveal) != 0: // reveal is governed by can_reveal
+			errs.Add("role", fmt.Sprintf("The role %q grants more than you hold in these organizations.", r.Name))
 		default:
 			roleID = r.ID
 		}
@@ -233,7 +233,7 @@ func (s *Store) ListAPIKeys(ctx context.Context, q list.Query) ([]APIKey, int, e
 		out    []APIKey
 		narrow []int64
 	)
-	n, err := s.runList(ctx, &APIKeySpec, q, l, func(r *sql.Rows) error {
+	n, err := s.runList(ctx, &APIKeySpec, q, &l, func(r *sql.Rows) error {
 		k, all, err := scanKey(r)
 		if !all {
 			narrow = append(narrow, k.ID)

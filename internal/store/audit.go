@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"clientst0r/internal/auth"
@@ -65,8 +66,8 @@ func (s *Store) auditAs(ctx context.Context, tx *sql.Tx, c *auth.Caller, org *in
 	_, err = tx.ExecContext(ctx, `INSERT INTO audit_log (timestamp, actor_id, actor_email, api_key_prefix, ip_address,
 		user_agent, organization_id, action, object_type, object_id, object_repr, changes)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		s.Now(), c.ActorID(), c.User.Email, c.KeyPrefix(), c.IP, c.UserAgent, org, action, objectType, objectID,
-		truncate(repr, 200), string(ch))
+		s.Now(), c.ActorID(), clean(c.User.Email, 254), c.KeyPrefix(), c.IP, clean(c.UserAgent, 500), org, action, objectType,
+		objectID, clean(repr, 200), string(ch))
 	if err != nil {
 		return fmt.Errorf("store: audit: %w", err)
 	}
@@ -87,7 +88,7 @@ func (s *Store) ListAudit(ctx context.Context, q list.Query) ([]AuditEntry, int,
 		return nil, 0, err
 	}
 	var out []AuditEntry
-	n, err := s.runList(ctx, &AuditSpec, q, l, func(r *sql.Rows) error {
+	n, err := s.runList(ctx, &AuditSpec, q, &l, func(r *sql.Rows) error {
 		var e AuditEntry
 		var ch string
 		var actor, org, obj sql.NullInt64
@@ -111,6 +112,11 @@ func int64Ptr(n sql.NullInt64) *int64 {
 		return nil
 	}
 	return &n.Int64
+}
+
+// clean bounds a client-supplied string for the log and drops NUL, which PostgreSQL text refuses.
+func clean(s string, n int) string {
+	return truncate(strings.ReplaceAll(s, "\x00", ""), n)
 }
 
 func truncate(s string, n int) string {

@@ -25,7 +25,7 @@ type listing struct {
 }
 
 // runList counts and fetches one page. scan is called for each row of the page.
-func (s *Store) runList(ctx context.Context, spec *list.Spec, q list.Query, l listing, scan func(*sql.Rows) error) (int, error) {
+func (s *Store) runList(ctx context.Context, spec *list.Spec, q list.Query, l *listing, scan func(*sql.Rows) error) (int, error) {
 	w := &l.where
 	if w.b.Len() == 0 {
 		w.add("TRUE")

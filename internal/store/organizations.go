@@ -64,7 +64,7 @@ func (s *Store) ListOrganizations(ctx context.Context, q list.Query) ([]Organiza
 		l.where.inList("o.id", c.Reachable())
 	}
 	var out []Organization
-	n, err := s.runList(ctx, &OrganizationSpec, q, l, func(r *sql.Rows) error {
+	n, err := s.runList(ctx, &OrganizationSpec, q, &l, func(r *sql.Rows) error {
 		o, err := scanOrg(r)
 		out = append(out, o)
 		return err
@@ -133,7 +133,7 @@ func (o *Organization) validate() error {
 	if o.Slug == "" {
 		o.Slug = Slugify(o.Name)
 	}
-	if !slugRE.MatchString(o.Slug) || len(o.Slug) > 100 {
+	if (o.Slug != "" || o.Name != "") && (!slugRE.MatchString(o.Slug) || len(o.Slug) > 100) {
 		errs.Add("slug", `Enter a valid "slug" of lowercase letters, numbers and single hyphens (at most 100 characters).`)
 	}
 	if len(o.Description) > 10000 {

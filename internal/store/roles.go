@@ -99,7 +99,7 @@ func (s *Store) ListRoles(ctx context.Context, q list.Query) ([]Role, int, error
 		return nil, 0, apperr.ErrForbidden
 	}
 	var out []Role
-	n, err := s.runList(ctx, &RoleSpec, q, listing{table: "roles", alias: "r", from: "roles r", columns: roleColumns},
+	n, err := s.runList(ctx, &RoleSpec, q, &listing{table: "roles", alias: "r", from: "roles r", columns: roleColumns},
 		func(r *sql.Rows) error {
 			ro, err := scanRole(r)
 			out = append(out, ro)

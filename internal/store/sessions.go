@@ -19,7 +19,7 @@ var ErrBadLogin = &apperr.Error{Kind: apperr.Unauthorized, Detail: "Invalid emai
 
 // Login checks a password and opens a session, returning its token. Every attempt is audited.
 func (s *Store) Login(ctx context.Context, email, password, ip, userAgent string) (string, User, error) {
-	who := &auth.Caller{User: auth.User{Email: truncate(email, 254)}, IP: ip, UserAgent: userAgent}
+	who := &auth.Caller{User: auth.User{Email: email}, IP: ip, UserAgent: userAgent}
 	e, _ := NormalizeEmail(email)
 	var (
 		u    User
@@ -51,7 +51,7 @@ func (s *Store) Login(ctx context.Context, email, password, ip, userAgent string
 	now := s.Now()
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (digest, user_id, ip_address, user_agent, created_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6)`, s.secrets.Digest(token), u.ID, ip, truncate(userAgent, 500), now, now.Add(SessionLifetime)); err != nil {
+			VALUES ($1, $2, $3, $4, $5, $6)`, s.secrets.Digest(token), u.ID, ip, clean(userAgent, 500), now, now.Add(SessionLifetime)); err != nil {
 			return err
 		}
 		return s.auditAs(ctx, tx, who, nil, "login", "user", &u.ID, u.Email, nil)
