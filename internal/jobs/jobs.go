@@ -54,6 +54,7 @@ func New(d *db.DB, s *store.Store, log *slog.Logger, opts Options) (*Queue, erro
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
 		Workers:           workers,
 		FetchPollInterval: opts.Poll,
+		FetchCooldown:     min(opts.Poll, river.FetchCooldownDefault),
 		JobTimeout:        10 * time.Minute,
 		PeriodicJobs: []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(opts.RetentionEvery),

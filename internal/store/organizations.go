@@ -142,6 +142,34 @@ func (o *Organization) validate() error {
 	return errs.Err()
 }
 
+// checkOrgUnique reports every taken unique field at once; the unique indexes remain the backstop
+// for a concurrent insert (PostgreSQL), mapped by orgUniqueErr.
+func checkOrgUnique(ctx context.Context, tx *sql.Tx, o Organization) error {
+	rows, err := tx.QueryContext(ctx, `SELECT lower(name) = lower($1), slug = $2 FROM organizations
+		WHERE (lower(name) = lower($1) OR slug = $2) AND id <> $3`, o.Name, o.Slug, o.ID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	errs := apperr.FieldErrors{}
+	for rows.Next() {
+		var name, slug bool
+		if err := rows.Scan(&name, &slug); err != nil {
+			return err
+		}
+		if name && errs["name"] == nil {
+			errs.Add("name", "organization with this name already exists.")
+		}
+		if slug && errs["slug"] == nil {
+			errs.Add("slug", "organization with this slug already exists.")
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return errs.Err()
+}
+
 func orgUniqueErr(err error) error {
 	if col, ok := db.IsUnique(err); ok {
 		return apperr.Field(col, "organization with this "+col+" already exists.")
@@ -168,6 +196,9 @@ func (s *Store) CreateOrganization(ctx context.Context, o Organization) (Organiz
 	now := s.Now()
 	o.CreatedAt, o.UpdatedAt = now, now
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if err := checkOrgUnique(ctx, tx, o); err != nil {
+			return err
+		}
 		err := tx.QueryRowContext(ctx, `INSERT INTO organizations (name, slug, description, is_active, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $5) RETURNING id`, o.Name, o.Slug, o.Description, o.IsActive, now).Scan(&o.ID)
 		if err != nil {
@@ -211,6 +242,9 @@ func (s *Store) UpdateOrganization(ctx context.Context, id int64, change func(*O
 		if len(ch) == 0 {
 			o = before
 			return nil
+		}
+		if err := checkOrgUnique(ctx, tx, o); err != nil {
+			return err
 		}
 		o.UpdatedAt = s.Now()
 		_, err = tx.ExecContext(ctx, `UPDATE organizations SET name = $1, slug = $2, description = $3, is_active = $4,

@@ -133,9 +133,5 @@ func errorText(e *apperr.Error) string {
 	if len(e.Fields) == 0 {
 		return e.Detail
 	}
-	var parts []string
-	for field, msgs := range e.Fields {
-		parts = append(parts, strings.ReplaceAll(field, "_", " ")+": "+strings.Join(msgs, " "))
-	}
-	return strings.Join(parts, " ")
+	return strings.ReplaceAll(e.Fields.String(), "_", " ")
 }

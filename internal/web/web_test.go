@@ -1,0 +1,169 @@
+package web_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"clientst0r/internal/auth"
+	"clientst0r/internal/testutil"
+)
+
+type browser struct {
+	t    *testing.T
+	e    *testutil.Env
+	c    *http.Client
+	last string
+}
+
+func newBrowser(t *testing.T, e *testutil.Env) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, e: e, c: &http.Client{Jar: jar}}
+}
+
+func (b *browser) do(method, path string, form url.Values, headers ...string) (int, string) {
+	b.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, b.e.Server.URL+path, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	out, _ := io.ReadAll(res.Body)
+	b.last = res.Request.URL.Path
+	if res.StatusCode >= 500 {
+		b.t.Errorf("%s %s: %d %s", method, path, res.StatusCode, out)
+	}
+	return res.StatusCode, string(out)
+}
+
+func (b *browser) login(email, password string) (int, string) {
+	return b.do("POST", "/login", url.Values{"email": {email}, "password": {password}, "next": {"/profile/keys"}})
+}
+
+func TestLoginSessionAndKeysPage(t *testing.T) {
+	testutil.EachEnv(t, func(t *testing.T, e *testutil.Env) {
+		org := e.Org("Acme Corp")
+		u := e.User("tech@example.com", false)
+		e.Member(org.ID, u.Email, "editor")
+		b := newBrowser(t, e)
+
+		// Signed out: pages send you to the login page, the API answers 401.
+		if _, _ = b.do("GET", "/profile/keys", nil); b.last != "/login" {
+			t.Fatalf("signed-out page landed on %s", b.last)
+		}
+		if s, _ := b.do("GET", "/api/organizations/", nil); s != 401 {
+			t.Fatalf("API without session: %d", s)
+		}
+		if s, body := b.login(u.Email, "wrong password!"); s != 401 || !strings.Contains(body, "Invalid email or password.") {
+			t.Fatalf("wrong password: %d", s)
+		}
+		s, body := b.login("TECH@example.com", testutil.Password)
+		if s != 200 || b.last != "/profile/keys" || !strings.Contains(body, "tech@example.com") {
+			t.Fatalf("login: %d at %s", s, b.last)
+		}
+		// The session authenticates the API, with the installation's default rate limit.
+		req, _ := http.NewRequest("GET", e.Server.URL+"/api/organizations/", nil)
+		res, err := b.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 || res.Header.Get("RateLimit-Limit") != "600" {
+			t.Fatalf("API with session: %d limit %q", res.StatusCode, res.Header.Get("RateLimit-Limit"))
+		}
+		// A cross-site form post with the session cookie is refused.
+		if s, _ := b.do("POST", "/profile/keys", url.Values{"name": {"evil"}}, "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"); s != 403 {
+			t.Fatalf("cross-origin post: %d", s)
+		}
+		if s, _ := b.do("POST", "/api/keys/", nil, "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"); s != 403 {
+			t.Fatalf("cross-origin API write: %d", s)
+		}
+
+		// Create a key: shown once, with the organization and options chosen.
+		s, body = b.do("POST", "/profile/keys", url.Values{"name": {"inventory export"}, "organizations": {itoa(org.ID)},
+			"role": {"readonly"}, "rate_limit": {"120"}, "expires": {"2027-06-30"}})
+		key := regexp.MustCompile(`value="(itdocs_live_[0-9A-Za-z]+)"`).FindStringSubmatch(body)
+		if s != 201 || key == nil || !strings.Contains(body, "data-copy") {
+			t.Fatalf("create key: %d\n%s", s, body)
+		}
+		if !strings.Contains(body, "Acme Corp") || !strings.Contains(body, "120/min") || !strings.Contains(body, "2027-07-01 00:00 UTC") {
+			t.Fatalf("key row does not show its settings:\n%s", body)
+		}
+		if _, again := b.do("GET", "/profile/keys", nil); strings.Contains(again, key[1]) {
+			t.Fatal("the key is shown a second time")
+		}
+		if r := e.Do("GET", "/api/organizations/", key[1], nil); r.Status != 200 || r.Header.Get("RateLimit-Limit") != "120" {
+			t.Fatalf("new key: %d", r.Status)
+		}
+		// A key above the user's access is refused with a reason, and the form keeps its values.
+		s, body = b.do("POST", "/profile/keys", url.Values{"name": {"too much"}, "role": {"owner"}})
+		if s != 400 || !strings.Contains(body, "grants more than you hold") || !strings.Contains(body, `value="too much"`) {
+			t.Fatalf("key above access: %d", s)
+		}
+		// Revoke it from the page.
+		id := regexp.MustCompile(`/profile/keys/(\d+)/revoke`).FindStringSubmatch(body)
+		if s, _ := b.do("POST", "/profile/keys/"+id[1]+"/revoke", url.Values{}); s != 200 || b.last != "/profile/keys" {
+			t.Fatalf("revoke: %d %s", s, b.last)
+		}
+		if r := e.Do("GET", "/api/organizations/", key[1], nil); r.Status != 401 {
+			t.Fatalf("revoked key: %d", r.Status)
+		}
+		// Sign out ends the session on the server.
+		b.do("POST", "/logout", url.Values{})
+		if s, _ := b.do("GET", "/api/organizations/", nil); s != 401 {
+			t.Fatalf("after logout: %d", s)
+		}
+		var ok, failed int
+		e.DB.R.QueryRow(`SELECT count(*) FROM audit_log WHERE action = 'login' AND actor_id = $1`, u.ID).Scan(&ok)
+		e.DB.R.QueryRow(`SELECT count(*) FROM audit_log WHERE action = 'login_failed' AND actor_email = $1`, u.Email).Scan(&failed)
+		if ok != 1 || failed != 1 {
+			t.Fatalf("audit: %d logins, %d failures", ok, failed)
+		}
+	})
+}
+
+func TestLoginThrottling(t *testing.T) {
+	e := testutil.NewEnv(t, testutil.Dialects()[0])
+	e.User("victim@example.com", false)
+	b := newBrowser(t, e)
+	for range auth.DefaultLimits.LoginFailuresPerMinute {
+		if s, _ := b.login("victim@example.com", "guess guess guess"); s != 401 {
+			t.Fatalf("failed login: %d", s)
+		}
+	}
+	s, body := b.login("victim@example.com", testutil.Password)
+	if s != 429 || !strings.Contains(body, "Too many failed sign-ins") {
+		t.Fatalf("after too many failures even the right password waits: %d", s)
+	}
+}
+
+func TestOpenRedirectRefused(t *testing.T) {
+	e := testutil.NewEnv(t, testutil.Dialects()[0])
+	e.User("a@example.com", false)
+	b := newBrowser(t, e)
+	for _, next := range []string{"https://evil.example/", "//evil.example/x", "/\\evil.example"} {
+		b.do("POST", "/login", url.Values{"email": {"a@example.com"}, "password": {testutil.Password}, "next": {next}})
+		if b.last != "/" {
+			t.Errorf("next=%q led to %s", next, b.last)
+		}
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
