@@ -43,4 +43,3 @@ func BenchmarkAuthenticate(b *testing.B) {
 		})
 	}
 }
-

@@ -166,4 +166,3 @@ func TestOpenRedirectRefused(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
