@@ -74,7 +74,9 @@ func RequestID(log *slog.Logger, next http.Handler) http.Handler {
 				}
 				log.Error("panic", "request_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				if sw.status == 0 {
-					http.Error(sw, `{"detail": "Internal server error.", "request_id": "`+id+`"}`, http.StatusInternalServerError)
+					sw.Header().Set("Content-Type", "application/json; charset=utf-8")
+					sw.WriteHeader(http.StatusInternalServerError)
+					fmt.Fprintf(sw, `{"detail":"Internal server error.","request_id":%q}`, id)
 				}
 			}
 			log.Log(r.Context(), logLevel(sw.status), "request", "request_id", id, "method", r.Method, "path", r.URL.Path,

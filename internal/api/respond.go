@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -41,6 +40,7 @@ var statuses = map[apperr.Kind]int{
 	apperr.Throttled:        http.StatusTooManyRequests,
 	apperr.TooLarge:         http.StatusRequestEntityTooLarge,
 	apperr.UnsupportedMedia: http.StatusUnsupportedMediaType,
+	apperr.Unavailable:      http.StatusServiceUnavailable,
 }
 
 // fail is the one error funnel: it maps the error's kind to a status and a DRF body, and logs only
@@ -56,8 +56,8 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch e.Kind {
 	case apperr.Unauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="api"`)
-	case apperr.Throttled:
-		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	case apperr.Throttled, apperr.Unavailable:
+		w.Header().Set("Retry-After", strconv.Itoa(max(e.RetryAfter, 1)))
 	}
 	var body any
 	if len(e.Fields) > 0 {
@@ -75,5 +75,3 @@ func logLevel(status int) slog.Level {
 	}
 	return slog.LevelInfo
 }
-
-var errMethod = errors.New("method not allowed")

@@ -23,6 +23,7 @@ const (
 	Throttled
 	TooLarge
 	UnsupportedMedia
+	Unavailable // a transient condition such as a database lock timeout; the client may retry
 )
 
 // Error carries a kind, a human message (DRF's "detail") and, for validation errors, per-field messages.
@@ -30,7 +31,7 @@ type Error struct {
 	Kind   Kind
 	Detail string
 	Fields FieldErrors
-	// RetryAfter is set on Throttled errors, in seconds.
+	// RetryAfter is set on Throttled and Unavailable errors, in seconds.
 	RetryAfter int
 }
 

@@ -147,9 +147,6 @@ func openPostgres(rawURL string) (*DB, error) {
 	return &DB{R: p, W: p, Dialect: Postgres}, nil
 }
 
-// Now returns the current time as stored: UTC, truncated to microseconds (the precision both
+// Time normalises t the way times are stored: UTC, truncated to microseconds (the precision both
 // databases keep), so a value read back equals the value written.
-func Now() time.Time { return Time(time.Now()) }
-
-// Time normalises t the way Now does.
 func Time(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"clientst0r/internal/db"
 	"clientst0r/internal/testutil"
@@ -86,7 +87,7 @@ func TestErrorMapping(t *testing.T) {
 	testutil.EachDB(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		ins := `INSERT INTO organizations (name, slug, created_at, updated_at) VALUES ($1, $2, $3, $3)`
-		now := db.Now()
+		now := db.Time(time.Now())
 		if _, err := d.W.ExecContext(ctx, ins, "Acme", "acme", now); err != nil {
 			t.Fatal(err)
 		}
@@ -130,7 +131,7 @@ func TestBusyIsClassified(t *testing.T) {
 
 func TestTimesRoundTrip(t *testing.T) {
 	testutil.EachDB(t, func(t *testing.T, d *db.DB) {
-		now := db.Now()
+		now := db.Time(time.Now())
 		var id int64
 		err := d.W.QueryRow(`INSERT INTO organizations (name, slug, created_at, updated_at) VALUES ('A', 'a', $1, $1) RETURNING id`, now).Scan(&id)
 		if err != nil {

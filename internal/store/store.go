@@ -143,6 +143,9 @@ func wrap(err error, what string) error {
 	if _, ok := apperr.As(err); ok {
 		return err
 	}
+	if db.IsBusy(err) {
+		return &apperr.Error{Kind: apperr.Unavailable, RetryAfter: 1, Detail: "The database is busy; try again shortly."}
+	}
 	return fmt.Errorf("store: %s: %w", what, err)
 }
 
