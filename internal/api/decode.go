@@ -14,6 +14,7 @@ import (
 
 	"clientst0r/internal/apperr"
 	"clientst0r/internal/list"
+	"clientst0r/internal/store"
 )
 
 // MaxBody is the largest request body accepted.
@@ -207,4 +208,78 @@ func (b *body) err() error {
 		b.errs.Add(k, "Unknown field.")
 	}
 	return b.errs.Err()
+}
+
+// optStr takes a string or null.
+func (b *body) optStr(name string, dst **string) {
+	if !b.has(name) {
+		return
+	}
+	if b.isNull(name) {
+		*dst = nil
+		return
+	}
+	var s string
+	b.str(name, &s)
+	*dst = &s
+}
+
+// optFloat takes a number or null.
+func (b *body) optFloat(name string, dst **float64) {
+	if !b.has(name) {
+		return
+	}
+	if b.isNull(name) {
+		*dst = nil
+		return
+	}
+	var f float64
+	if b.decode(name, &f, "A valid number is required.") {
+		*dst = &f
+	}
+}
+
+// optDate takes a YYYY-MM-DD date or null.
+func (b *body) optDate(name string, dst **store.Date) {
+	if !b.has(name) {
+		return
+	}
+	if b.isNull(name) {
+		*dst = nil
+		return
+	}
+	var s string
+	if !b.decode(name, &s, "Date has wrong format. Use one of these formats instead: YYYY-MM-DD.") {
+		return
+	}
+	d, err := store.ParseDate(s)
+	if err != nil {
+		b.errs.Add(name, "Date has wrong format. Use one of these formats instead: YYYY-MM-DD.")
+		return
+	}
+	*dst = &d
+}
+
+// object takes a JSON object (null is an empty object).
+func (b *body) object(name string, dst *store.JSONObject) {
+	if !b.has(name) {
+		return
+	}
+	if b.isNull(name) {
+		*dst = store.JSONObject{}
+		return
+	}
+	var m map[string]any
+	if b.decode(name, &m, "Expected a JSON object.") {
+		*dst = m
+	}
+}
+
+// org takes the organization of a new record; on updates it may only repeat the current one.
+func (b *body) org(dst *int64) {
+	var id int64
+	if b.has("organization") && !b.isNull("organization") && b.decode("organization", &id, "Expected an organization id.") {
+		*dst = id
+	}
+	b.readOnly("organization_name")
 }

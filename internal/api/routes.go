@@ -22,6 +22,13 @@ func (h *Handler) routes() {
 	rt.handle("PATCH", "organizations/{id}", h.patchOrganization)
 	rt.handle("DELETE", "organizations/{id}", h.deleteOrganization)
 
+	rt.handle("GET", "assets", h.listAssets)
+	rt.handle("POST", "assets", h.createAsset)
+	rt.handle("GET", "assets/{id}", h.getAsset)
+	rt.handle("PUT", "assets/{id}", h.replaceAsset)
+	rt.handle("PATCH", "assets/{id}", h.patchAsset)
+	rt.handle("DELETE", "assets/{id}", h.deleteAsset)
+
 	rt.handle("GET", "keys", h.listKeys)
 	rt.handle("POST", "keys", h.createKey)
 	rt.handle("GET", "keys/{id}", h.getKey)

@@ -156,3 +156,11 @@ func (s *Store) forUpdate() string {
 	}
 	return ""
 }
+
+// forUpdateOf locks only the named table's row in a join.
+func (s *Store) forUpdateOf(alias string) string {
+	if s.db.Dialect == db.Postgres {
+		return " FOR UPDATE OF " + alias
+	}
+	return ""
+}
