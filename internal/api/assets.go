@@ -114,7 +114,9 @@ func (h *Handler) listAssets(w http.ResponseWriter, r *http.Request) {
 	}, func(a store.Asset) Asset { return h.asset(r, a) })
 }
 
-func (h *Handler) getAsset(w http.ResponseWriter, r *http.Request) { get(h, w, r, h.store.GetAsset, h.asset) }
+func (h *Handler) getAsset(w http.ResponseWriter, r *http.Request) {
+	get(h, w, r, h.store.GetAsset, h.asset)
+}
 
 func (h *Handler) createAsset(w http.ResponseWriter, r *http.Request) {
 	create(h, w, r, applyAsset, h.store.CreateAsset, h.asset, "assets", func(a store.Asset) int64 { return a.ID })
@@ -128,4 +130,6 @@ func (h *Handler) patchAsset(w http.ResponseWriter, r *http.Request) {
 	update(h, w, r, false, applyAsset, h.store.UpdateAsset, h.asset)
 }
 
-func (h *Handler) deleteAsset(w http.ResponseWriter, r *http.Request) { remove(h, w, r, h.store.DeleteAsset) }
+func (h *Handler) deleteAsset(w http.ResponseWriter, r *http.Request) {
+	remove(h, w, r, h.store.DeleteAsset)
+}

@@ -158,7 +158,9 @@ func (s *Store) UpdateAsset(ctx context.Context, id int64, change func(*Asset) e
 }
 
 // DeleteAsset deletes an asset.
-func (s *Store) DeleteAsset(ctx context.Context, id int64) error { return deleteScoped(ctx, s, assets, id) }
+func (s *Store) DeleteAsset(ctx context.Context, id int64) error {
+	return deleteScoped(ctx, s, assets, id)
+}
 
 // Limits on asset fields.
 const (
