@@ -25,6 +25,9 @@ type Handler struct {
 	log     *slog.Logger
 	baseURL string // "" derives absolute URLs from the request
 	mux     *http.ServeMux
+	// endpoints are the declarations of routes.go; openapi is the document generated from them.
+	endpoints []endpoint
+	openapi   []byte
 }
 
 // Config holds the API's dependencies.
@@ -33,16 +36,29 @@ type Config struct {
 	Authn   *auth.Authenticator
 	Log     *slog.Logger
 	BaseURL string
+	Version string
 }
 
 // New returns the API handler.
 func New(cfg Config) *Handler {
 	h := &Handler{store: cfg.Store, authn: cfg.Authn, log: cfg.Log, baseURL: cfg.BaseURL, mux: http.NewServeMux()}
 	h.routes()
+	doc, err := openAPI(h.endpoints, cfg.Version)
+	if err != nil {
+		panic(err) // the document is built from static declarations
+	}
+	h.openapi = doc
 	return h
 }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r, err := methodOverride(r)
+	if err != nil {
+		h.fail(w, r, apperr.Invalidf("Could not read the form."))
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
 
 type ctxKey int
 

@@ -21,6 +21,11 @@ func (h *Handler) writeJSON(w http.ResponseWriter, r *http.Request, status int, 
 }
 
 func (h *Handler) writeBody(w http.ResponseWriter, r *http.Request, status int, body []byte) {
+	if wantsHTML(r) {
+		h.renderBrowsable(w, r, status, body)
+		return
+	}
+	w.Header().Set("Vary", "Accept")
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)

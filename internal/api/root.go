@@ -1,14 +1,17 @@
 package api
 
-import "net/http"
+import (
+	"net/http"
+	"strings"
+)
 
-// resources are the collections listed at the API root, in the order a reader meets them.
-var resources = []string{"organizations", "assets", "keys", "roles", "audit"}
-
+// root lists the collections, in the order they are declared.
 func (h *Handler) root(w http.ResponseWriter, r *http.Request) {
-	out := make(map[string]string, len(resources))
-	for _, res := range resources {
-		out[res] = h.absolute(r, apiPrefix(r)+res+"/")
+	out := map[string]string{}
+	for _, e := range h.endpoints {
+		if e.list != nil && !strings.Contains(e.path, "/") {
+			out[e.path] = h.absolute(r, apiPrefix(r)+e.path+"/")
+		}
 	}
 	h.writeJSON(w, r, http.StatusOK, out)
 }

@@ -5,98 +5,117 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"clientst0r/internal/list"
+	"clientst0r/internal/store"
 )
 
 // Prefixes under which every endpoint is served: the canonical versioned base and the current one.
 var prefixes = []string{"/api/v1/", "/api/"}
 
+// endpoint declares one operation. The same declarations mount the routes, build the OpenAPI
+// document and describe each page of the browsable API, so the three cannot disagree.
+type endpoint struct {
+	method  string
+	path    string // under the prefix, without slashes at either end: "assets/{id}"
+	handler http.HandlerFunc
+	summary string
+	in      any        // request body type, nil for none
+	out     any        // response type (the item type for lists), nil for an empty 204
+	status  int        // success status
+	list    *list.Spec // set for list endpoints
+	public  bool       // no authentication
+}
+
 func (h *Handler) routes() {
-	rt := router{h: h, paths: map[string]map[string]http.HandlerFunc{}}
-
-	rt.handle("GET", "", h.root)
-
-	rt.handle("GET", "organizations", h.listOrganizations)
-	rt.handle("POST", "organizations", h.createOrganization)
-	rt.handle("GET", "organizations/{id}", h.getOrganization)
-	rt.handle("PUT", "organizations/{id}", h.replaceOrganization)
-	rt.handle("PATCH", "organizations/{id}", h.patchOrganization)
-	rt.handle("DELETE", "organizations/{id}", h.deleteOrganization)
-
-	rt.handle("GET", "assets", h.listAssets)
-	rt.handle("POST", "assets", h.createAsset)
-	rt.handle("GET", "assets/{id}", h.getAsset)
-	rt.handle("PUT", "assets/{id}", h.replaceAsset)
-	rt.handle("PATCH", "assets/{id}", h.patchAsset)
-	rt.handle("DELETE", "assets/{id}", h.deleteAsset)
-
-	rt.handle("GET", "keys", h.listKeys)
-	rt.handle("POST", "keys", h.createKey)
-	rt.handle("GET", "keys/{id}", h.getKey)
-	rt.handle("PATCH", "keys/{id}", h.patchKey)
-	rt.handle("DELETE", "keys/{id}", h.revokeKey)
-
-	rt.handle("GET", "roles", h.listRoles)
-	rt.handle("POST", "roles", h.createRole)
-	rt.handle("GET", "roles/{id}", h.getRole)
-	rt.handle("PUT", "roles/{id}", h.replaceRole)
-	rt.handle("PATCH", "roles/{id}", h.patchRole)
-	rt.handle("DELETE", "roles/{id}", h.deleteRole)
-
-	rt.handle("GET", "audit", h.listAudit)
-
-	rt.mount()
-}
-
-// router collects endpoints by path so each path is mounted once per prefix and per trailing-slash
-// form, with a DRF 405 (and its Allow header) for the methods it does not have.
-type router struct {
-	h     *Handler
-	paths map[string]map[string]http.HandlerFunc
-	order []string
-}
-
-// handle registers an authenticated endpoint. Writes also honour Idempotency-Key.
-func (rt *router) handle(method, path string, fn http.HandlerFunc) {
-	if method != http.MethodGet {
-		fn = rt.h.idempotent(fn)
+	h.endpoints = []endpoint{
+		{method: "GET", path: "", handler: h.root, summary: "List the API's resources", out: map[string]string{}},
+		{method: "GET", path: "schema", handler: h.schema, summary: "This OpenAPI document", out: map[string]any{}, public: true},
 	}
-	rt.public(method, path, rt.h.authed(fn))
+	h.crud("organizations", "organization", Organization{}, &store.OrganizationSpec, crudHandlers{
+		h.listOrganizations, h.createOrganization, h.getOrganization, h.replaceOrganization, h.patchOrganization, h.deleteOrganization})
+	h.crud("assets", "asset", Asset{}, &store.AssetSpec, crudHandlers{
+		h.listAssets, h.createAsset, h.getAsset, h.replaceAsset, h.patchAsset, h.deleteAsset})
+	h.crud("keys", "API key", APIKey{}, &store.APIKeySpec, crudHandlers{
+		list: h.listKeys, create: h.createKey, get: h.getKey, patch: h.patchKey, remove: h.revokeKey})
+	h.crud("roles", "role", Role{}, &store.RoleSpec, crudHandlers{
+		h.listRoles, h.createRole, h.getRole, h.replaceRole, h.patchRole, h.deleteRole})
+	h.crud("audit", "audit entry", AuditEntry{}, &store.AuditSpec, crudHandlers{list: h.listAudit})
+	h.mount()
 }
 
-// public registers an endpoint that needs no caller.
-func (rt *router) public(method, path string, fn http.HandlerFunc) {
-	if rt.paths[path] == nil {
-		rt.paths[path] = map[string]http.HandlerFunc{}
-		rt.order = append(rt.order, path)
+// crudHandlers are a collection's standard operations; nil ones are not offered.
+type crudHandlers struct {
+	list, create, get, replace, patch, remove http.HandlerFunc
+}
+
+// crud declares a collection at path and its items at path/{id}.
+func (h *Handler) crud(path, noun string, typ any, spec *list.Spec, c crudHandlers) {
+	item := path + "/{id}"
+	add := func(method, p string, fn http.HandlerFunc, summary string, in, out any, status int, l *list.Spec) {
+		if fn != nil {
+			h.endpoints = append(h.endpoints, endpoint{method: method, path: p, handler: fn, summary: summary, in: in, out: out, status: status, list: l})
+		}
 	}
-	rt.paths[path][method] = fn
+	add("GET", path, c.list, "List "+noun+"s", nil, typ, 200, spec)
+	add("POST", path, c.create, "Create "+article(noun)+" "+noun, typ, typ, 201, nil)
+	add("GET", item, c.get, "Get "+article(noun)+" "+noun, nil, typ, 200, nil)
+	add("PUT", item, c.replace, "Replace "+article(noun)+" "+noun, typ, typ, 200, nil)
+	add("PATCH", item, c.patch, "Update some fields of "+article(noun)+" "+noun, typ, typ, 200, nil)
+	add("DELETE", item, c.remove, "Delete "+article(noun)+" "+noun, nil, nil, 204, nil)
 }
 
-func (rt *router) mount() {
-	for _, path := range rt.order {
-		methods := rt.paths[path]
-		allow := allowed(methods)
+func article(noun string) string {
+	if strings.ContainsRune("aeiouAEIOU", rune(noun[0])) {
+		return "an"
+	}
+	return "a"
+}
+
+// mount registers every endpoint under both prefixes, with and without the trailing slash, with a
+// DRF 405 (and its Allow header) for the methods a path does not have.
+func (h *Handler) mount() {
+	byPath := map[string][]endpoint{}
+	var paths []string
+	for _, e := range h.endpoints {
+		if byPath[e.path] == nil {
+			paths = append(paths, e.path)
+		}
+		byPath[e.path] = append(byPath[e.path], e)
+	}
+	for _, path := range paths {
+		eps := byPath[path]
+		allow := allowed(eps)
 		for _, prefix := range prefixes {
 			for _, pattern := range patterns(prefix, path) {
-				for m, fn := range methods {
-					rt.h.mux.HandleFunc(m+" "+pattern, fn)
+				for _, e := range eps {
+					fn := e.handler
+					if !e.public {
+						if e.method != http.MethodGet {
+							fn = h.idempotent(fn)
+						}
+						fn = h.authed(fn)
+					}
+					h.mux.HandleFunc(e.method+" "+pattern, h.describe(e, eps, fn))
 				}
-				rt.h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+				h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 					w.Header().Set("Allow", allow)
 					if r.Method == http.MethodOptions {
 						w.WriteHeader(http.StatusNoContent)
 						return
 					}
-					rt.h.writeJSON(w, r, http.StatusMethodNotAllowed, map[string]string{"detail": fmt.Sprintf("Method %q not allowed.", r.Method)})
+					h.writeJSON(w, r, http.StatusMethodNotAllowed, map[string]string{"detail": fmt.Sprintf("Method %q not allowed.", r.Method)})
 				})
 			}
 		}
 	}
 	for _, prefix := range prefixes {
-		rt.h.mux.HandleFunc(prefix, func(w http.ResponseWriter, r *http.Request) {
-			rt.h.writeJSON(w, r, http.StatusNotFound, map[string]string{"detail": "Not found."})
+		h.mux.HandleFunc(prefix, func(w http.ResponseWriter, r *http.Request) {
+			h.writeJSON(w, r, http.StatusNotFound, map[string]string{"detail": "Not found."})
 		})
 	}
+	h.mux.HandleFunc("GET /api/docs/{$}", h.docs)
+	h.mux.HandleFunc("GET /api/docs", h.docs)
 }
 
 // patterns gives the ServeMux patterns for a path under a prefix: with the trailing slash (exact
@@ -108,11 +127,11 @@ func patterns(prefix, path string) []string {
 	return []string{prefix + path + "/{$}", prefix + path}
 }
 
-func allowed(methods map[string]http.HandlerFunc) string {
+func allowed(eps []endpoint) string {
 	var out []string
-	for m := range methods {
-		out = append(out, m)
-		if m == http.MethodGet {
+	for _, e := range eps {
+		out = append(out, e.method)
+		if e.method == http.MethodGet {
 			out = append(out, http.MethodHead)
 		}
 	}

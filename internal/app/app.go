@@ -66,7 +66,7 @@ func (a *App) Handler() http.Handler { return NewHandler(a.Store, a.Cfg, a.Log, 
 // NewHandler builds the HTTP surface over a store; now is the clock for rate limits.
 func NewHandler(s *store.Store, cfg config.Config, log *slog.Logger, now func() time.Time) http.Handler {
 	authn := auth.NewAuthenticator(s, auth.DefaultLimits, now)
-	apiH := api.New(api.Config{Store: s, Authn: authn, Log: log, BaseURL: cfg.BaseURL})
+	apiH := api.New(api.Config{Store: s, Authn: authn, Log: log, BaseURL: cfg.BaseURL, Version: Version})
 	webH := web.New(web.Config{Store: s, Authn: authn, Log: log, Version: Version})
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiH)

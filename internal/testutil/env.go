@@ -201,6 +201,7 @@ func (e *Env) Send(req *http.Request) *Resp {
 		e.t.Fatal(err)
 	}
 	r := &Resp{Status: res.StatusCode, Header: res.Header, Body: b}
+	e.validate(e.t, req, r)
 	if res.StatusCode >= 500 {
 		e.t.Errorf("%s %s: server error %d: %s", req.Method, req.URL.Path, res.StatusCode, b)
 	}

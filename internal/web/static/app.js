@@ -13,3 +13,8 @@ document.addEventListener("submit", (e) => {
   const msg = e.target.dataset.confirm;
   if (msg && !confirm(msg)) e.preventDefault();
 });
+// Filter forms leave out the fields left empty, so the URL shows only the filters in use.
+document.addEventListener("submit", (e) => {
+  if (!e.target.hasAttribute("data-drop-empty")) return;
+  for (const el of e.target.elements) if (el.name && el.value === "") el.disabled = true;
+});
