@@ -77,8 +77,8 @@ func (h *Handler) asset(r *http.Request, a store.Asset) Asset {
 }
 
 func applyAsset(b *body, a *store.Asset, replace bool) {
-	if replace {
-		*a = store.Asset{Scoped: a.Scoped}
+	if replace { // back to defaults, except what the API never writes
+		*a = store.Asset{Scoped: a.Scoped, Source: a.Source, Online: a.Online, LastSeenAt: a.LastSeenAt, CreatedBy: a.CreatedBy}
 		b.require("name")
 	}
 	b.org(&a.OrgID)

@@ -219,7 +219,8 @@ func ensurePGTemplate(admin *sql.DB, base string) (string, error) {
 		return name, nil
 	}
 	building := name + "_b" + randomSuffix()
-	if _, err := conn.ExecContext(ctx, "CREATE DATABASE "+building); err != nil {
+	// Byte-order collation, as on SQLite, so ordering tests mean the same on both databases.
+	if _, err := conn.ExecContext(ctx, "CREATE DATABASE "+building+" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C'"); err != nil {
 		return "", err
 	}
 	if err := migrateAt(withDatabase(base, building)); err != nil {
