@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"clientst0r/internal/list"
@@ -70,6 +71,14 @@ func AssetJSON(a store.Asset, url string) Asset {
 		Storage: a.Storage, PurchaseDate: datePtr(a.PurchaseDate), WarrantyExpiry: datePtr(a.WarrantyExpiry),
 		Latitude: a.Latitude, Longitude: a.Longitude, Notes: a.Notes, CustomFields: custom, Tags: tags, Source: a.Source,
 		Online: a.Online, LastSeenAt: a.LastSeenAt, CreatedBy: a.CreatedBy, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
+}
+
+// AssetEvent renders assets for webhook bodies: the API's shape, with URLs on baseURL (relative
+// when no base URL is configured, as there is no request to take the host from).
+func AssetEvent(baseURL string) func(store.Asset) any {
+	return func(a store.Asset) any {
+		return AssetJSON(a, baseURL+"/api/v1/assets/"+strconv.FormatInt(a.ID, 10)+"/")
+	}
 }
 
 func (h *Handler) asset(r *http.Request, a store.Asset) Asset {

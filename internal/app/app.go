@@ -19,6 +19,7 @@ import (
 	"clientst0r/internal/db"
 	"clientst0r/internal/jobs"
 	"clientst0r/internal/store"
+	"clientst0r/internal/vault"
 	"clientst0r/internal/web"
 )
 
@@ -30,6 +31,7 @@ type App struct {
 	Cfg   config.Config
 	DB    *db.DB
 	Store *store.Store
+	Queue *jobs.Queue
 	Log   *slog.Logger
 	// KeyGenerated is true when this start generated the master key file.
 	KeyGenerated bool
@@ -54,7 +56,18 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		d.Close()
 		return nil, err
 	}
-	return &App{Cfg: cfg, DB: d, Store: store.New(d, secrets, store.Options{}), Log: log, KeyGenerated: generated}, nil
+	keyring, err := vault.Open(ctx, d.W, key, time.Now())
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	s := store.New(d, secrets, keyring, store.Options{AssetJSON: api.AssetEvent(cfg.BaseURL)})
+	q, err := jobs.New(d, s, log, jobs.Options{AllowPrivateTargets: cfg.AllowPrivateTargets, Version: Version})
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	return &App{Cfg: cfg, DB: d, Store: s, Queue: q, Log: log, KeyGenerated: generated}, nil
 }
 
 // Close closes the database.
@@ -89,10 +102,7 @@ func NewHandler(s *store.Store, cfg config.Config, log *slog.Logger, now func() 
 // Serve runs the server and the job queue until ctx ends, then stops gracefully: the listener closes,
 // in-flight requests finish (up to 30 s), running jobs finish, and the database closes.
 func (a *App) Serve(ctx context.Context, out io.Writer) error {
-	q, err := jobs.New(a.DB, a.Store, a.Log, jobs.Options{})
-	if err != nil {
-		return err
-	}
+	q := a.Queue
 	ln, err := net.Listen("tcp", a.Cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", a.Cfg.Addr, err)

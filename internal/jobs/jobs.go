@@ -4,6 +4,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -16,43 +17,56 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 
 	"clientst0r/internal/db"
+	"clientst0r/internal/events"
 	"clientst0r/internal/store"
 )
 
-// Queue is the River client and the workers it runs.
+// Queue is the River client and the workers it runs. It is the store's Enqueuer.
 type Queue struct {
 	client *river.Client[*sql.Tx]
+	now    func() time.Time
 }
 
 // Options tune the queue; zero values take the defaults.
 type Options struct {
-	// RetentionEvery is how often expired sessions and idempotency records are deleted.
+	// RetentionEvery is how often expired sessions, idempotency records and old deliveries go.
 	RetentionEvery time.Duration
 	// Poll is how often workers look for jobs inserted by other processes.
 	Poll time.Duration
+	// Now is a test clock that River's scheduling follows too; nil is the real clock.
+	Now func() time.Time
+	// AllowPrivateTargets lets webhooks reach loopback and private addresses.
+	AllowPrivateTargets bool
+	// Version goes into the webhook User-Agent.
+	Version string
 }
 
-// New builds the queue over d's write pool. On SQLite that pool is the single writer, which River
-// needs (it is not safe with several SQLite writers).
+// DeliveryRetention is how long attempts and finished deliveries are kept.
+const DeliveryRetention = 30 * 24 * time.Hour
+
+// Queues and their worker counts. Webhook deliveries wait on the network, so they get many
+// workers of their own and cannot starve the housekeeping queue.
+const queueWebhooks = "webhooks"
+
+// New builds the queue over d's write pool (on SQLite that pool is the single writer, which River
+// needs). It does not start working until Start; until then it only inserts.
 func New(d *db.DB, s *store.Store, log *slog.Logger, opts Options) (*Queue, error) {
-	if opts.RetentionEvery == 0 {
-		opts.RetentionEvery = time.Hour
-	}
-	if opts.Poll == 0 {
-		opts.Poll = time.Second
-	}
+	opts.RetentionEvery = cmp.Or(opts.RetentionEvery, time.Hour)
+	opts.Poll = cmp.Or(opts.Poll, time.Second)
 	var driver riverdriver.Driver[*sql.Tx]
 	if d.Dialect == db.SQLite {
 		driver = riversqlite.New(d.W)
 	} else {
 		driver = riverdatabasesql.New(d.W)
 	}
-	workers := river.NewWorkers()
-	river.AddWorker(workers, &retentionWorker{store: s})
-	client, err := river.NewClient(driver, &river.Config{
-		Logger:            log,
-		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
-		Workers:           workers,
+	q := &Queue{now: opts.Now}
+	now := time.Now
+	cfg := &river.Config{
+		Logger: log,
+		Queues: map[string]river.QueueConfig{
+			river.QueueDefault: {MaxWorkers: 4},
+			queueWebhooks:      {MaxWorkers: 32},
+		},
 		FetchPollInterval: opts.Poll,
 		FetchCooldown:     min(opts.Poll, river.FetchCooldownDefault),
 		JobTimeout:        10 * time.Minute,
@@ -61,11 +75,48 @@ func New(d *db.DB, s *store.Store, log *slog.Logger, opts Options) (*Queue, erro
 				func() (river.JobArgs, *river.InsertOpts) { return RetentionArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
 		},
-	})
+	}
+	if opts.Now != nil {
+		cfg.Test.Time = stubTime{opts.Now}
+		now = opts.Now
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &retentionWorker{store: s})
+	river.AddWorker(workers, events.NewWorker(s, events.NewClient(events.Timeout, opts.AllowPrivateTargets), now, opts.Version))
+	cfg.Workers = workers
+	client, err := river.NewClient(driver, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
 	}
-	return &Queue{client: client}, nil
+	q.client = client
+	s.SetEnqueuer(q)
+	return q, nil
+}
+
+// stubTime makes River schedule by the test clock.
+type stubTime struct{ now func() time.Time }
+
+func (s stubTime) Now() time.Time { return s.now() }
+func (s stubTime) NowOrNil() *time.Time {
+	t := s.now()
+	return &t
+}
+
+// InsertTx queues a job in tx, to run at (or now, when at is not in the future).
+func (q *Queue) InsertTx(ctx context.Context, tx *sql.Tx, args store.JobArgs, at time.Time) error {
+	opts := &river.InsertOpts{}
+	if _, ok := args.(store.DeliverArgs); ok {
+		opts.Queue = queueWebhooks
+	}
+	now := time.Now()
+	if q.now != nil {
+		now = q.now()
+	}
+	if at.After(now) {
+		opts.ScheduledAt = at
+	}
+	_, err := q.client.InsertTx(ctx, tx, args.(river.JobArgs), opts)
+	return err
 }
 
 // Start begins working jobs until Stop.
@@ -74,10 +125,10 @@ func (q *Queue) Start(ctx context.Context) error { return q.client.Start(ctx) }
 // Stop lets running jobs finish (until ctx ends) and stops.
 func (q *Queue) Stop(ctx context.Context) error { return q.client.Stop(ctx) }
 
-// Client exposes River to tests and to the packages that insert jobs.
+// Client exposes River to tests.
 func (q *Queue) Client() *river.Client[*sql.Tx] { return q.client }
 
-// RetentionArgs deletes expired sessions and idempotency records.
+// RetentionArgs deletes what has expired: sessions, idempotency records, old deliveries.
 type RetentionArgs struct{}
 
 // Kind names the job in the queue.
@@ -94,6 +145,9 @@ type retentionWorker struct {
 }
 
 func (w *retentionWorker) Work(ctx context.Context, job *river.Job[RetentionArgs]) error {
-	_, _, err := w.store.DeleteExpired(ctx)
+	if _, _, err := w.store.DeleteExpired(ctx); err != nil {
+		return err
+	}
+	_, err := w.store.PruneDeliveries(ctx, DeliveryRetention)
 	return err
 }

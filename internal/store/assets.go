@@ -130,7 +130,7 @@ var assets = &kind[Asset, *Asset]{
 	fields:   assetFields,
 	repr:     func(a *Asset) string { return a.Name },
 	loadMany: loadAssetTags,
-	written:  writeAssetTags,
+	written:  assetWritten,
 }
 
 // ListAssets pages the assets the caller may view.
@@ -362,8 +362,25 @@ func loadAssetTags(ctx context.Context, q queryer, items []*Asset) error {
 	return rows.Err()
 }
 
+// assetWritten keeps the tag rows and emits the asset events. Every path that changes an asset
+// (API, web UI, RMM sync) goes through the asset kind, so none can forget an event.
+func assetWritten(ctx context.Context, tx *sql.Tx, s *Store, before, after *Asset) error {
+	if err := writeAssetTags(ctx, tx, before, after); err != nil {
+		return err
+	}
+	switch {
+	case before == nil:
+		return s.RecordEvent(ctx, tx, EventOrg{after.OrgID, after.OrgName}, EventAssetCreated, s.assetJSON(*after))
+	case after == nil:
+		return s.RecordEvent(ctx, tx, EventOrg{before.OrgID, before.OrgName}, EventAssetDeleted, map[string]any{
+			"id": before.ID, "name": before.Name, "asset_type": before.AssetType, "serial_number": before.SerialNumber})
+	default:
+		return s.RecordEvent(ctx, tx, EventOrg{after.OrgID, after.OrgName}, EventAssetUpdated, s.assetJSON(*after))
+	}
+}
+
 // writeAssetTags replaces an asset's tag rows when its tags changed.
-func writeAssetTags(ctx context.Context, tx *sql.Tx, s *Store, before, after *Asset) error {
+func writeAssetTags(ctx context.Context, tx *sql.Tx, before, after *Asset) error {
 	if after == nil || (before != nil && slices.Equal(before.Tags, after.Tags)) {
 		return nil
 	}

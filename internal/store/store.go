@@ -16,13 +16,17 @@ import (
 	"clientst0r/internal/apperr"
 	"clientst0r/internal/auth"
 	"clientst0r/internal/db"
+	"clientst0r/internal/vault"
 )
 
 // Store reads and writes everything the application keeps.
 type Store struct {
-	db      *db.DB
-	now     func() time.Time
-	secrets auth.Secrets
+	db        *db.DB
+	now       func() time.Time
+	secrets   auth.Secrets
+	keyring   *vault.Keyring
+	enqueuer  Enqueuer
+	assetJSON func(Asset) any
 
 	// authGen changes whenever a user, membership, role, key or session changes; cached callers
 	// from an older generation are rebuilt, so access changes apply on the next request.
@@ -35,13 +39,18 @@ type Store struct {
 type Options struct {
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// AssetJSON renders an asset as the API returns it, for webhook bodies.
+	AssetJSON func(Asset) any
 }
 
-// New returns a store over d. secrets digest API keys and session tokens.
-func New(d *db.DB, secrets auth.Secrets, opts Options) *Store {
-	s := &Store{db: d, now: opts.Now, secrets: secrets}
+// New returns a store over d. secrets digest API keys and session tokens; keyring seals secrets.
+func New(d *db.DB, secrets auth.Secrets, keyring *vault.Keyring, opts Options) *Store {
+	s := &Store{db: d, now: opts.Now, secrets: secrets, keyring: keyring, assetJSON: opts.AssetJSON}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.assetJSON == nil {
+		s.assetJSON = func(a Asset) any { return a }
 	}
 	return s
 }

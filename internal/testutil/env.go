@@ -13,11 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"clientst0r/internal/api"
 	"clientst0r/internal/app"
 	"clientst0r/internal/auth"
 	"clientst0r/internal/config"
 	"clientst0r/internal/db"
+	"clientst0r/internal/jobs"
 	"clientst0r/internal/store"
+	"clientst0r/internal/vault"
 )
 
 // MasterKey is the master key every test installation uses.
@@ -54,6 +57,7 @@ type Env struct {
 	Store  *store.Store
 	Clock  *Clock
 	Server *httptest.Server
+	Queue  *jobs.Queue
 	// Sys is a context acting as the command line (superuser powers).
 	Sys context.Context
 }
@@ -75,10 +79,31 @@ func NewEnv(t testing.TB, dialect db.Dialect) *Env {
 	t.Helper()
 	d := NewDB(t, dialect)
 	clock := NewClock()
-	s := store.New(d, auth.DeriveSecrets(MasterKey), store.Options{Now: clock.Now})
+	keyring, err := vault.Open(context.Background(), d.W, MasterKey, clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := store.New(d, auth.DeriveSecrets(MasterKey), keyring, store.Options{Now: clock.Now, AssetJSON: api.AssetEvent("")})
+	q, err := jobs.New(d, s, Logger(t), jobs.Options{Now: clock.Now, AllowPrivateTargets: true, Poll: 20 * time.Millisecond, Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(app.NewHandler(s, config.Config{}, Logger(t), clock.Now))
 	t.Cleanup(srv.Close)
-	return &Env{t: t, DB: d, Store: s, Clock: clock, Server: srv, Sys: auth.WithCaller(context.Background(), auth.System())}
+	return &Env{t: t, DB: d, Store: s, Clock: clock, Server: srv, Queue: q, Sys: auth.WithCaller(context.Background(), auth.System())}
+}
+
+// StartJobs runs the job queue (webhook deliveries, retention) until the test ends.
+func (e *Env) StartJobs() {
+	e.t.Helper()
+	if err := e.Queue.Start(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		e.Queue.Stop(ctx)
+	})
 }
 
 // EachEnv runs fn once per configured database with a fresh installation.
