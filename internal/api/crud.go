@@ -84,3 +84,20 @@ func get[S, T any](h *Handler, w http.ResponseWriter, r *http.Request, load func
 	}
 	h.writeJSON(w, r, http.StatusOK, convert(r, s))
 }
+
+// action runs an operation on one object that takes no body (rotate a secret, retry, test) and
+// answers with its result.
+func action[S, T any](h *Handler, w http.ResponseWriter, r *http.Request, status int, do func(context.Context, int64) (S, error),
+	convert func(*http.Request, S) T) {
+	id, err := pathID(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	s, err := do(r.Context(), id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.writeJSON(w, r, status, convert(r, s))
+}

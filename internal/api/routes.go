@@ -36,6 +36,20 @@ func (h *Handler) routes() {
 		h.listOrganizations, h.createOrganization, h.getOrganization, h.replaceOrganization, h.patchOrganization, h.deleteOrganization})
 	h.crud("assets", "asset", Asset{}, &store.AssetSpec, crudHandlers{
 		h.listAssets, h.createAsset, h.getAsset, h.replaceAsset, h.patchAsset, h.deleteAsset})
+	h.crud("webhooks", "webhook", Webhook{}, &store.WebhookSpec, crudHandlers{
+		h.listWebhooks, h.createWebhook, h.getWebhook, h.replaceWebhook, h.patchWebhook, h.deleteWebhook})
+	h.endpoints = append(h.endpoints,
+		endpoint{method: "POST", path: "webhooks/{id}/rotate-secret", handler: h.rotateWebhookSecret, out: Webhook{}, status: 200,
+			summary: "Generate a new signing secret (shown once); the old one keeps signing for 24 hours"},
+		endpoint{method: "POST", path: "webhooks/{id}/test", handler: h.testWebhook, out: Delivery{}, status: 201,
+			summary: "Send a webhook.test event to this webhook"},
+		endpoint{method: "GET", path: "webhooks/{id}/deliveries", handler: h.listDeliveries, out: Delivery{}, status: 200,
+			list: &store.DeliverySpec, summary: "List a webhook's deliveries (the delivery log)"},
+		endpoint{method: "GET", path: "webhook-deliveries/{id}", handler: h.getDelivery, out: Delivery{}, status: 200,
+			summary: "Get a delivery"},
+		endpoint{method: "POST", path: "webhook-deliveries/{id}/retry", handler: h.retryDelivery, out: Delivery{}, status: 202,
+			summary: "Send a delivery again now, with the same event id"},
+	)
 	h.crud("keys", "API key", APIKey{}, &store.APIKeySpec, crudHandlers{
 		list: h.listKeys, create: h.createKey, get: h.getKey, patch: h.patchKey, remove: h.revokeKey})
 	h.crud("roles", "role", Role{}, &store.RoleSpec, crudHandlers{
