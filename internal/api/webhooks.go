@@ -74,7 +74,9 @@ func (h *Handler) listWebhooks(w http.ResponseWriter, r *http.Request) {
 	}, func(wh store.Webhook) Webhook { return h.webhook(r, wh) })
 }
 
-func (h *Handler) getWebhook(w http.ResponseWriter, r *http.Request) { get(h, w, r, h.store.GetWebhook, h.webhook) }
+func (h *Handler) getWebhook(w http.ResponseWriter, r *http.Request) {
+	get(h, w, r, h.store.GetWebhook, h.webhook)
+}
 
 func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
