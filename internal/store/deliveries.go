@@ -286,3 +286,41 @@ func (s *Store) PruneDeliveries(ctx context.Context, keep time.Duration) (int64,
 	})
 	return n, wrap(err, "prune deliveries")
 }
+
+// AttemptLog is one logged attempt of a delivery.
+type AttemptLog struct {
+	AttemptedAt    time.Time
+	ResponseStatus *int
+	ResponseBody   string
+	DurationMS     int
+	Error          string
+}
+
+// DeliveryDetail returns the event body a delivery sends and every attempt made, newest first.
+func (s *Store) DeliveryDetail(ctx context.Context, id int64) (Delivery, string, []AttemptLog, error) {
+	d, err := s.GetDelivery(ctx, id)
+	if err != nil {
+		return d, "", nil, err
+	}
+	var payload string
+	if err := s.db.R.QueryRowContext(ctx, `SELECT e.payload FROM webhook_deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = $1`,
+		id).Scan(&payload); err != nil {
+		return d, "", nil, notFound(err, "delivery payload")
+	}
+	rows, err := s.db.R.QueryContext(ctx, `SELECT attempted_at, response_status, response_body, duration_ms, error
+		FROM webhook_attempts WHERE delivery_id = $1 ORDER BY id DESC LIMIT 50`, id)
+	if err != nil {
+		return d, "", nil, wrap(err, "attempts")
+	}
+	defer rows.Close()
+	var out []AttemptLog
+	for rows.Next() {
+		var a AttemptLog
+		if err := rows.Scan(&a.AttemptedAt, &a.ResponseStatus, &a.ResponseBody, &a.DurationMS, &a.Error); err != nil {
+			return d, "", nil, wrap(err, "attempts")
+		}
+		a.AttemptedAt = a.AttemptedAt.UTC()
+		out = append(out, a)
+	}
+	return d, payload, out, wrap(rows.Err(), "attempts")
+}

@@ -41,14 +41,24 @@ type Config struct {
 }
 
 var funcs = template.FuncMap{
-	"fmtTime": func(t *time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"fmtTime": func(t any) string {
+		switch v := t.(type) {
+		case time.Time:
+			return v.UTC().Format("2006-01-02 15:04:05 UTC")
+		case *time.Time:
+			if v != nil {
+				return v.UTC().Format("2006-01-02 15:04:05 UTC")
+			}
+		}
+		return ""
+	},
 }
 
 // New returns the UI handler.
 func New(cfg Config) *Handler {
 	h := &Handler{store: cfg.Store, authn: cfg.Authn, log: cfg.Log, version: cfg.Version, pages: map[string]*template.Template{},
 		mux: http.NewServeMux()}
-	for _, p := range []string{"login", "home", "keys"} {
+	for _, p := range []string{"login", "home", "keys", "webhooks", "webhook", "delivery"} {
 		h.pages[p] = template.Must(template.New(p).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+p+".html"))
 	}
 	static, _ := fs.Sub(assets, "static")
@@ -60,6 +70,13 @@ func New(cfg Config) *Handler {
 	h.mux.HandleFunc("GET /profile/keys", h.session(h.keysPage))
 	h.mux.HandleFunc("POST /profile/keys", h.session(h.createKey))
 	h.mux.HandleFunc("POST /profile/keys/{id}/revoke", h.session(h.revokeKey))
+	h.mux.HandleFunc("GET /settings/webhooks", h.session(h.webhooksPage))
+	h.mux.HandleFunc("POST /settings/webhooks", h.session(h.createWebhook))
+	h.mux.HandleFunc("GET /settings/webhooks/{id}", h.session(h.webhookPage))
+	h.mux.HandleFunc("POST /settings/webhooks/{id}", h.session(h.updateWebhook))
+	h.mux.HandleFunc("POST /settings/webhooks/{id}/{action}", h.session(h.webhookAction))
+	h.mux.HandleFunc("GET /settings/webhooks/deliveries/{id}", h.session(h.deliveryPage))
+	h.mux.HandleFunc("POST /settings/webhooks/deliveries/{id}/retry", h.session(h.retryDelivery))
 	return h
 }
 

@@ -4,11 +4,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"clientst0r/internal/auth"
 	"clientst0r/internal/testutil"
@@ -102,7 +105,7 @@ func TestLoginSessionAndKeysPage(t *testing.T) {
 		if s != 201 || key == nil || !strings.Contains(body, "data-copy") {
 			t.Fatalf("create key: %d\n%s", s, body)
 		}
-		if !strings.Contains(body, "Acme Corp") || !strings.Contains(body, "120/min") || !strings.Contains(body, "2027-07-01 00:00 UTC") {
+		if !strings.Contains(body, "Acme Corp") || !strings.Contains(body, "120/min") || !strings.Contains(body, "2027-07-01 00:00:00 UTC") {
 			t.Fatalf("key row does not show its settings:\n%s", body)
 		}
 		if _, again := b.do("GET", "/profile/keys", nil); strings.Contains(again, key[1]) {
@@ -166,3 +169,70 @@ func TestOpenRedirectRefused(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestWebhookSettingsAndDeliveryLog(t *testing.T) {
+	testutil.EachEnv(t, func(t *testing.T, e *testutil.Env) {
+		org := e.Org("Acme Corp")
+		u := e.User("owner@acme.test", false)
+		e.Member(org.ID, u.Email, "owner")
+		var mu sync.Mutex
+		var hits []string
+		rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			hits = append(hits, r.Header.Get("webhook-id"))
+			mu.Unlock()
+			w.WriteHeader(500)
+			io.WriteString(w, "receiver is down for maintenance")
+		}))
+		defer rcv.Close()
+		e.StartJobs()
+		b := newBrowser(t, e)
+		b.login(u.Email, testutil.Password)
+
+		s, body := b.do("POST", "/settings/webhooks", url.Values{"organization": {itoa(org.ID)}, "name": {"PSA sync"},
+			"url": {rcv.URL}, "events": {"asset.created", "asset.deleted"}})
+		secret := regexp.MustCompile(`value="(whsec_[^"]+)"`).FindStringSubmatch(body)
+		if s != 201 || secret == nil || !strings.Contains(body, "Delivery Log") {
+			t.Fatalf("create: %d", s)
+		}
+		hookPath := regexp.MustCompile(`action="(/settings/webhooks/\d+)/test"`).FindStringSubmatch(body)[1]
+		if _, again := b.do("GET", hookPath, nil); strings.Contains(again, secret[1]) {
+			t.Fatal("the secret is shown twice")
+		}
+		if s, body := b.do("POST", "/settings/webhooks", url.Values{"organization": {itoa(org.ID)}, "name": {"bad"},
+			"url": {"ftp://x"}, "events": {"asset.created"}}); s != 400 || !strings.Contains(body, "url:") {
+			t.Fatalf("bad URL: %d", s)
+		}
+
+		b.do("POST", hookPath+"/test", url.Values{})
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if _, body = b.do("GET", hookPath+"?status=retrying", nil); strings.Contains(body, "receiver answered 500") {
+				break
+			}
+		}
+		if !strings.Contains(body, "webhook.test") || !strings.Contains(body, "The receiver answered 500.") {
+			t.Fatalf("delivery log does not show the failed test:\n%s", body)
+		}
+		if _, none := b.do("GET", hookPath+"?status=succeeded", nil); strings.Contains(none, "webhook.test</td>") {
+			t.Fatal("the status filter does not filter")
+		}
+		detail := regexp.MustCompile(`href="(/settings/webhooks/deliveries/\d+)"`).FindStringSubmatch(body)[1]
+		if _, d := b.do("GET", detail, nil); !strings.Contains(d, "receiver is down for maintenance") || !strings.Contains(d, "&#34;event&#34;: &#34;webhook.test&#34;") {
+			t.Fatalf("delivery detail:\n%s", d)
+		}
+		b.do("POST", detail+"/retry", url.Values{"back": {detail}})
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			mu.Lock()
+			n := len(hits)
+			mu.Unlock()
+			if n == 2 {
+				break
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(hits) != 2 || hits[0] != hits[1] {
+			t.Fatalf("retry from the log: %v", hits)
+		}
+	})
+}
