@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -28,6 +29,18 @@ func TestRetentionJobOnEachDatabase(t *testing.T) {
 		}
 		if _, err := e.Store.ClaimIdempotencyKey(ctx, "u:1", "new", "h"); err != nil {
 			t.Fatal(err)
+		}
+		// A finished delivery with its attempt, a month old: pruned, unlike the event of a pending one.
+		var org, hook, event int64
+		e.DB.W.QueryRow(`INSERT INTO organizations (name, slug, created_at, updated_at) VALUES ('O', 'o', $1, $1) RETURNING id`, e.Clock.Now()).Scan(&org)
+		e.DB.W.QueryRow(`INSERT INTO webhooks (organization_id, name, url, events, created_at, updated_at) VALUES ($1, 'h', 'https://x', '[]', $2, $2) RETURNING id`, org, e.Clock.Now()).Scan(&hook)
+		for i, status := range []string{"succeeded", "pending"} {
+			e.DB.W.QueryRow(`INSERT INTO events (public_id, organization_id, event, payload, created_at) VALUES ($1, $2, 'asset.created', '{}', $3) RETURNING id`,
+				fmt.Sprintf("evt_%d", i), org, e.Clock.Now().Add(-31*24*time.Hour)).Scan(&event)
+			var d int64
+			e.DB.W.QueryRow(`INSERT INTO webhook_deliveries (organization_id, webhook_id, event_id, event, status, created_at, updated_at)
+				VALUES ($1, $2, $3, 'asset.created', $4, $5, $5) RETURNING id`, org, hook, event, status, e.Clock.Now().Add(-31*24*time.Hour)).Scan(&d)
+			e.DB.W.Exec(`INSERT INTO webhook_attempts (delivery_id, attempted_at, duration_ms) VALUES ($1, $2, 5)`, d, e.Clock.Now().Add(-31*24*time.Hour))
 		}
 		e.Clock.Advance(11*time.Hour + time.Minute) // the first key is now just over 24 h old, the second 11 h
 
@@ -59,6 +72,13 @@ func TestRetentionJobOnEachDatabase(t *testing.T) {
 		e.DB.R.QueryRow(`SELECT count(*) FROM idempotency_keys WHERE key = 'old'`).Scan(&old)
 		if sessions != 1 || keys != 1 || old != 0 {
 			t.Fatalf("after retention: %d sessions (want the unexpired one), new key %d, old key %d", sessions, keys, old)
+		}
+		var attempts, deliveries, events int
+		e.DB.R.QueryRow(`SELECT count(*) FROM webhook_attempts`).Scan(&attempts)
+		e.DB.R.QueryRow(`SELECT count(*) FROM webhook_deliveries`).Scan(&deliveries)
+		e.DB.R.QueryRow(`SELECT count(*) FROM events`).Scan(&events)
+		if attempts != 0 || deliveries != 1 || events != 1 {
+			t.Fatalf("after retention: %d attempts, %d deliveries (the pending one stays), %d events", attempts, deliveries, events)
 		}
 	})
 }
