@@ -70,30 +70,22 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	var t bench.Target
-	var sc bench.Scenario
-	what := ""
+	var s *setup
 	if o.url != "" {
-		if o.key == "" {
-			return errors.New("-url needs -key")
-		}
-		t = bench.Target{URL: strings.TrimSuffix(o.url, "/"), Keys: strings.Split(o.key, ","), Client: bench.NewClient(o.concurrency)}
-		if sc.AssetIDs, sc.CreateOrgs, err = bench.Discover(ctx, t); err != nil {
-			return err
-		}
-		what = "server at " + t.URL
+		s, err = remote(ctx, o)
 	} else {
-		closeFn, err := serveInProcess(ctx, o, &t, &sc, &what)
-		if closeFn != nil {
-			defer closeFn()
-		}
-		if err != nil || o.seedOnly {
-			return err
-		}
+		s, err = inProcess(ctx, o)
 	}
-	sc.Search, sc.Seed = o.search, o.seed
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	if o.seedOnly {
+		return nil
+	}
+	s.scenario.Search, s.scenario.Seed = o.search, o.seed
 	var mix []bench.Endpoint
-	for _, e := range bench.StandardEndpoints(sc) {
+	for _, e := range bench.StandardEndpoints(s.scenario) {
 		if slices.Contains(eps, e.Name) {
 			mix = append(mix, e)
 		}
@@ -101,7 +93,7 @@ func run(o options) error {
 
 	// One real answer per endpoint: proof that each works before it is loaded, and the bytes the
 	// baseline replays.
-	caps, err := bench.Capture(ctx, t, mix)
+	caps, err := bench.Capture(ctx, s.target, mix)
 	if err != nil {
 		return err
 	}
@@ -111,8 +103,8 @@ func run(o options) error {
 		}
 	}
 
-	fmt.Fprintf(os.Stderr, "loading %s: concurrency %d, %s per endpoint after %s warm-up\n", what, o.concurrency, o.duration, o.warmup)
-	real := loadAll(ctx, t, mix, o)
+	fmt.Fprintf(os.Stderr, "loading %s: concurrency %d, %s per endpoint after %s warm-up\n", s.what, o.concurrency, o.duration, o.warmup)
+	real := loadAll(ctx, s.target, mix, o)
 	memServing, _ := bench.ReadMem()
 
 	base := map[string]*bench.Result{}
@@ -125,30 +117,58 @@ func run(o options) error {
 		go srv.Serve(ln)
 		defer srv.Close()
 		fmt.Fprintln(os.Stderr, "baseline: the same bytes from memory")
-		bt := bench.Target{URL: "http://" + ln.Addr().String(), Keys: t.Keys, Client: bench.NewClient(o.concurrency)}
+		bt := bench.Target{URL: "http://" + ln.Addr().String(), Keys: s.target.Keys, Client: bench.NewClient(o.concurrency)}
 		for _, r := range loadAll(ctx, bt, mix, o) {
 			base[r.Endpoint] = &r
 		}
 	}
 
 	fmt.Printf("\nClientSt0r load test — %s; concurrency %d, %s per endpoint; GOMAXPROCS %d, %s\n\n",
-		what, o.concurrency, o.duration, runtime.GOMAXPROCS(0), runtime.Version())
+		s.what, o.concurrency, o.duration, runtime.GOMAXPROCS(0), runtime.Version())
 	bench.Report(os.Stdout, real, base)
 	end, _ := bench.ReadMem()
-	fmt.Printf("\nmemory (whole process: server, load generator, baseline): after the real-server runs %s; at the end %s\n",
-		memServing, end)
+	who := "server, load generator and baseline"
+	if o.url != "" {
+		who = "load generator and baseline only; the server is another process"
+	}
+	fmt.Printf("\nmemory of this process (%s): after the real-server runs %s; at the end %s\n", who, memServing, end)
 	return ctx.Err()
 }
 
-// serveInProcess opens (and seeds) the installation and serves it on a loopback port; it fills in
-// the target and scenario. The returned function shuts everything down.
-func serveInProcess(ctx context.Context, o options, t *bench.Target, sc *bench.Scenario, what *string) (func(), error) {
+// setup is what a run loads: the server, the data the requests may use, a description of both,
+// and how to stop what was started.
+type setup struct {
+	target   bench.Target
+	scenario bench.Scenario
+	what     string
+	close    func()
+}
+
+// remote loads a server running elsewhere; its assets and organizations are found through the API.
+func remote(ctx context.Context, o options) (*setup, error) {
+	if o.key == "" {
+		return nil, errors.New("-url needs -key")
+	}
+	s := &setup{what: "server at " + o.url, close: func() {}}
+	s.target = bench.Target{URL: strings.TrimSuffix(o.url, "/"), Keys: strings.Split(o.key, ","), Client: bench.NewClient(o.concurrency)}
+	var err error
+	s.scenario.AssetIDs, s.scenario.CreateOrgs, err = bench.Discover(ctx, s.target)
+	return s, err
+}
+
+// inProcess opens (and seeds) the installation and serves it on a loopback port.
+func inProcess(ctx context.Context, o options) (_ *setup, err error) {
 	var cleanup []func()
-	closeAll := func() {
+	s := &setup{close: func() {
 		for i := len(cleanup) - 1; i >= 0; i-- {
 			cleanup[i]()
 		}
-	}
+	}}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
 	if o.dataDir == "" && o.dbURL == "" {
 		dir, err := os.MkdirTemp("", "clientst0r-bench-")
 		if err != nil {
@@ -159,16 +179,14 @@ func serveInProcess(ctx context.Context, o options, t *bench.Target, sc *bench.S
 	}
 	in := bench.Install{DataDir: o.dataDir, DatabaseURL: o.dbURL}
 	if k := os.Getenv("CLIENTST0R_MASTER_KEY"); k != "" {
-		key, err := config.DecodeKey(k)
-		if err != nil {
-			return closeAll, fmt.Errorf("CLIENTST0R_MASTER_KEY %v", err)
+		if in.MasterKey, err = config.DecodeKey(k); err != nil {
+			return nil, fmt.Errorf("CLIENTST0R_MASTER_KEY %v", err)
 		}
-		in.MasterKey = key
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	a, err := bench.Open(ctx, in, log)
 	if err != nil {
-		return closeAll, err
+		return nil, err
 	}
 	cleanup = append(cleanup, func() { a.Close() })
 
@@ -176,7 +194,7 @@ func serveInProcess(ctx context.Context, o options, t *bench.Target, sc *bench.S
 	seeded, err := bench.Prepare(ctx, a, bench.SeedConfig{Orgs: o.orgs, Assets: o.assets, Users: o.users,
 		MemberOrgs: o.memberOrgs, Keys: o.keys, Seed: o.seed, Progress: os.Stderr}, !o.skipSeed)
 	if err != nil {
-		return closeAll, err
+		return nil, err
 	}
 	if seeded.Reused {
 		fmt.Fprintf(os.Stderr, "reusing seeded data: %d assets in %d organizations\n", seeded.Assets, len(seeded.Orgs))
@@ -187,7 +205,7 @@ func serveInProcess(ctx context.Context, o options, t *bench.Target, sc *bench.S
 	fmt.Fprintf(os.Stderr, "superuser keys (%s, rate limit %d/min each): %s\n", bench.AdminEmail, store.MaxRateLimit, strings.Join(seeded.SuperKeys, " "))
 	fmt.Fprintf(os.Stderr, "member keys (%s, editor in organizations %v): %s\n", bench.MemberEmail, seeded.MemberOrgs, strings.Join(seeded.MemberKeys, " "))
 	if o.seedOnly {
-		return closeAll, nil
+		return s, nil
 	}
 
 	// The seeder's garbage is not the server's: return it to the OS and restart the peak.
@@ -200,35 +218,40 @@ func serveInProcess(ctx context.Context, o options, t *bench.Target, sc *bench.S
 		fmt.Fprintf(os.Stderr, "memory before serving: %s\n", m)
 	}
 
-	t.Keys = seeded.SuperKeys
-	var orgs []int64 // nil: all assets
-	sc.CreateOrgs = seeded.Orgs
+	var orgs []int64 // whose assets detail requests read; nil: all
+	s.target.Keys, s.scenario.CreateOrgs = seeded.SuperKeys, seeded.Orgs
 	switch o.as {
 	case "superuser":
 	case "member":
-		t.Keys, orgs, sc.CreateOrgs = seeded.MemberKeys, seeded.MemberOrgs, seeded.MemberOrgs
+		s.target.Keys, orgs, s.scenario.CreateOrgs = seeded.MemberKeys, seeded.MemberOrgs, seeded.MemberOrgs
 	default:
-		return closeAll, fmt.Errorf("-as %q: want superuser or member", o.as)
+		return nil, fmt.Errorf("-as %q: want superuser or member", o.as)
 	}
 	if o.key != "" {
-		t.Keys = strings.Split(o.key, ",")
+		s.target.Keys = strings.Split(o.key, ",")
 	}
-	if sc.AssetIDs, err = bench.AssetIDs(ctx, a.DB, orgs); err != nil {
-		return closeAll, err
+	if s.scenario.AssetIDs, err = bench.AssetIDs(ctx, a.DB, orgs); err != nil {
+		return nil, err
 	}
 
+	// The job queue runs as in app.Serve, so the background work of a live server (the event
+	// outbox, River's maintenance) is part of what is measured.
+	if err := a.Queue.Start(ctx); err != nil {
+		return nil, fmt.Errorf("start job queue: %w", err)
+	}
+	cleanup = append(cleanup, func() { a.Queue.Stop(context.Background()) })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return closeAll, err
+		return nil, err
 	}
 	// The server's own settings (app.Serve), so connection handling is the production one.
 	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	go srv.Serve(ln)
 	cleanup = append(cleanup, func() { srv.Close() })
-	t.URL, t.Client = "http://"+ln.Addr().String(), bench.NewClient(o.concurrency)
-	*what = fmt.Sprintf("%s, %d assets in %d organizations, %s keys", a.DB.Dialect, seeded.Assets, len(seeded.Orgs), o.as)
-	return closeAll, nil
+	s.target.URL, s.target.Client = "http://"+ln.Addr().String(), bench.NewClient(o.concurrency)
+	s.what = fmt.Sprintf("%s, %d assets in %d organizations, %s keys", a.DB.Dialect, seeded.Assets, len(seeded.Orgs), o.as)
+	return s, nil
 }
 
 // loadAll warms up and runs each endpoint in turn, reporting progress on stderr.
