@@ -36,6 +36,14 @@ func (h *Handler) routes() {
 		h.listOrganizations, h.createOrganization, h.getOrganization, h.replaceOrganization, h.patchOrganization, h.deleteOrganization})
 	h.crud("assets", "asset", Asset{}, &store.AssetSpec, crudHandlers{
 		h.listAssets, h.createAsset, h.getAsset, h.replaceAsset, h.patchAsset, h.deleteAsset})
+	h.crud("passwords", "vault entry", Password{}, &store.PasswordSpec, crudHandlers{
+		h.listPasswords, h.createPassword, h.getPassword, h.replacePassword, h.patchPassword, h.deletePassword})
+	h.endpoints = append(h.endpoints,
+		endpoint{method: "POST", path: "passwords/{id}/reveal", handler: h.revealPassword, out: Revealed{}, status: 200,
+			summary: "Reveal an entry's password (needs vault.reveal; audited)"},
+		endpoint{method: "GET", path: "passwords/{id}/otp", handler: h.passwordOTP, out: OTPCode{}, status: 200,
+			summary: "Get an entry's current TOTP code (needs vault.reveal; audited)"},
+	)
 	h.crud("webhooks", "webhook", Webhook{}, &store.WebhookSpec, crudHandlers{
 		h.listWebhooks, h.createWebhook, h.getWebhook, h.replaceWebhook, h.patchWebhook, h.deleteWebhook})
 	h.endpoints = append(h.endpoints,
@@ -71,12 +79,19 @@ func (h *Handler) crud(path, noun string, typ any, spec *list.Spec, c crudHandle
 			h.endpoints = append(h.endpoints, endpoint{method: method, path: p, handler: fn, summary: summary, in: in, out: out, status: status, list: l})
 		}
 	}
-	add("GET", path, c.list, "List "+noun+"s", nil, typ, 200, spec)
+	add("GET", path, c.list, "List "+plural(noun), nil, typ, 200, spec)
 	add("POST", path, c.create, "Create "+article(noun)+" "+noun, typ, typ, 201, nil)
 	add("GET", item, c.get, "Get "+article(noun)+" "+noun, nil, typ, 200, nil)
 	add("PUT", item, c.replace, "Replace "+article(noun)+" "+noun, typ, typ, 200, nil)
 	add("PATCH", item, c.patch, "Update some fields of "+article(noun)+" "+noun, typ, typ, 200, nil)
 	add("DELETE", item, c.remove, "Delete "+article(noun)+" "+noun, nil, nil, 204, nil)
+}
+
+func plural(noun string) string {
+	if strings.HasSuffix(noun, "y") {
+		return noun[:len(noun)-1] + "ies"
+	}
+	return noun + "s"
 }
 
 func article(noun string) string {

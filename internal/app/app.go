@@ -62,7 +62,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	s := store.New(d, secrets, keyring, store.Options{AssetJSON: api.AssetEvent(cfg.BaseURL)})
-	q, err := jobs.New(d, s, log, jobs.Options{AllowPrivateTargets: cfg.AllowPrivateTargets, Version: Version})
+	q, err := jobs.New(d, s, log, jobs.Options{AllowPrivateTargets: cfg.AllowPrivateTargets, Version: Version, HIBPURL: cfg.HIBPURL})
 	if err != nil {
 		d.Close()
 		return nil, err

@@ -19,6 +19,7 @@ import (
 	"clientst0r/internal/db"
 	"clientst0r/internal/events"
 	"clientst0r/internal/store"
+	"clientst0r/internal/vault"
 )
 
 // Queue is the River client and the workers it runs. It is the store's Enqueuer.
@@ -39,6 +40,10 @@ type Options struct {
 	AllowPrivateTargets bool
 	// Version goes into the webhook User-Agent.
 	Version string
+	// HIBPURL is the breach range API; "" turns breach checks off.
+	HIBPURL string
+	// BreachEvery is how often the whole vault is re-checked.
+	BreachEvery time.Duration
 }
 
 // DeliveryRetention is how long attempts and finished deliveries are kept.
@@ -53,6 +58,7 @@ const queueWebhooks = "webhooks"
 func New(d *db.DB, s *store.Store, log *slog.Logger, opts Options) (*Queue, error) {
 	opts.RetentionEvery = cmp.Or(opts.RetentionEvery, time.Hour)
 	opts.Poll = cmp.Or(opts.Poll, time.Second)
+	opts.BreachEvery = cmp.Or(opts.BreachEvery, 24*time.Hour)
 	var driver riverdriver.Driver[*sql.Tx]
 	if d.Dialect == db.SQLite {
 		driver = riversqlite.New(d.W)
@@ -74,21 +80,34 @@ func New(d *db.DB, s *store.Store, log *slog.Logger, opts Options) (*Queue, erro
 			river.NewPeriodicJob(river.PeriodicInterval(opts.RetentionEvery),
 				func() (river.JobArgs, *river.InsertOpts) { return RetentionArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(opts.BreachEvery),
+				func() (river.JobArgs, *river.InsertOpts) {
+					return BreachScanArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: time.Hour}}
+				},
+				nil),
 		},
 	}
 	if opts.Now != nil {
 		cfg.Test.Time = stubTime{opts.Now}
 		now = opts.Now
 	}
+	client := events.NewClient(events.Timeout, opts.AllowPrivateTargets)
+	scanner := &BreachScanner{Store: s, Parallel: 8, Chunk: 200_000}
+	if opts.HIBPURL != "" {
+		scanner.Client = &vault.RangeClient{Base: opts.HIBPURL, Client: client, Agent: "ClientSt0r/" + opts.Version}
+	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &retentionWorker{store: s})
-	river.AddWorker(workers, events.NewWorker(s, events.NewClient(events.Timeout, opts.AllowPrivateTargets), now, opts.Version))
+	river.AddWorker(workers, events.NewWorker(s, client, now, opts.Version))
+	river.AddWorker(workers, &breachScanWorker{scanner: scanner})
+	river.AddWorker(workers, &breachCheckWorker{scanner: scanner})
+	river.AddWorker(workers, &reencryptWorker{store: s})
 	cfg.Workers = workers
-	client, err := river.NewClient(driver, cfg)
+	rc, err := river.NewClient(driver, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
 	}
-	q.client = client
+	q.client = rc
 	s.SetEnqueuer(q)
 	return q, nil
 }

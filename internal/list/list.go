@@ -37,8 +37,10 @@ type Field struct {
 	Order    bool // may appear in ordering
 	Nullable bool // ordering puts NULLs last ascending, first descending, on both databases
 	Search   bool // one of the search fields (documentation; the SQL searches the row's search_text)
-	// Where replaces "Column = ?" for filters that are not a plain comparison; each "?" is the value.
+	// Where replaces "Column = ?" for filters that are not a plain comparison; each "?" is the value,
+	// or the corresponding element of Args when set (for conditions that need the current time).
 	Where string
+	Args  func(value any, now time.Time) []any
 }
 
 // Spec declares a resource's list behaviour.

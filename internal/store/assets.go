@@ -97,7 +97,7 @@ var AssetSpec = list.Spec{
 		{Name: "latitude", Column: "a.latitude", Order: true, Nullable: true},
 		{Name: "longitude", Column: "a.longitude", Order: true, Nullable: true},
 		textField("notes", "a.notes", false, false),
-		{Name: "tag", Kind: list.String, Filter: true, Where: "EXISTS (SELECT 1 FROM asset_tags t WHERE t.asset_id = a.id AND t.tag = ?)"},
+		assetTags.filter("a"),
 		{Name: "source", Column: "a.source", Kind: list.Enum, Enum: AssetSources, Filter: true, Order: true},
 		{Name: "online", Column: "a.online", Kind: list.Bool, Filter: true, Order: true, Nullable: true},
 		{Name: "last_seen_at", Column: "a.last_seen_at", Kind: list.Time, Order: true, Range: true, Nullable: true},
@@ -126,11 +126,13 @@ var assets = &kind[Asset, *Asset]{
 			&a.WarrantyExpiry, &a.Latitude, &a.Longitude, &a.Notes, &a.CustomFields, &a.Source, &a.Online, &a.LastSeenAt, &a.CreatedBy}
 	},
 	view: auth.AssetsView, create: auth.AssetsCreate, edit: auth.AssetsEdit, remove: auth.AssetsDelete,
-	prepare:  prepareAsset,
-	fields:   assetFields,
-	repr:     func(a *Asset) string { return a.Name },
-	loadMany: loadAssetTags,
-	written:  assetWritten,
+	prepare: prepareAsset,
+	fields:  assetFields,
+	repr:    func(a *Asset) string { return a.Name },
+	loadMany: func(ctx context.Context, q queryer, _ *Store, items []*Asset) error {
+		return assetTags.load(ctx, q, items, func(a *Asset) *[]string { return &a.Tags })
+	},
+	written: assetWritten,
 }
 
 // ListAssets pages the assets the caller may view.
@@ -334,38 +336,10 @@ func assetFields(a *Asset) map[string]any {
 	}
 }
 
-// loadAssetTags attaches tags to a page of assets with one query.
-func loadAssetTags(ctx context.Context, q queryer, items []*Asset) error {
-	byID := make(map[int64]*Asset, len(items))
-	ids := make([]int64, len(items))
-	for i, a := range items {
-		a.Tags = []string{}
-		byID[a.ID], ids[i] = a, a.ID
-	}
-	var sel query
-	sel.add("SELECT asset_id, tag FROM asset_tags WHERE ")
-	sel.inList("asset_id", ids)
-	sel.add(" ORDER BY tag")
-	rows, err := q.QueryContext(ctx, sel.String(), sel.args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		var tag string
-		if err := rows.Scan(&id, &tag); err != nil {
-			return err
-		}
-		byID[id].Tags = append(byID[id].Tags, tag)
-	}
-	return rows.Err()
-}
-
 // assetWritten keeps the tag rows and emits the asset events. Every path that changes an asset
 // (API, web UI, RMM sync) goes through the asset kind, so none can forget an event.
 func assetWritten(ctx context.Context, tx *sql.Tx, s *Store, before, after *Asset) error {
-	if err := writeAssetTags(ctx, tx, before, after); err != nil {
+	if err := assetTags.write(ctx, tx, before, after, func(a *Asset) []string { return a.Tags }); err != nil {
 		return err
 	}
 	switch {
@@ -377,22 +351,4 @@ func assetWritten(ctx context.Context, tx *sql.Tx, s *Store, before, after *Asse
 	default:
 		return s.RecordEvent(ctx, tx, EventOrg{after.OrgID, after.OrgName}, EventAssetUpdated, s.assetJSON(*after))
 	}
-}
-
-// writeAssetTags replaces an asset's tag rows when its tags changed.
-func writeAssetTags(ctx context.Context, tx *sql.Tx, before, after *Asset) error {
-	if after == nil || (before != nil && slices.Equal(before.Tags, after.Tags)) {
-		return nil
-	}
-	if before != nil {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM asset_tags WHERE asset_id = $1`, after.ID); err != nil {
-			return err
-		}
-	}
-	for _, t := range after.Tags {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO asset_tags (asset_id, tag) VALUES ($1, $2)`, after.ID, t); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -129,13 +129,20 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
+// secretFields are recorded in the audit log by name only, never by value.
+var secretFields = map[string]bool{"password": true, "otp_secret": true, "notes": true, "secret": true, "credentials": true}
+
 // diff records the fields whose values differ between before and after.
 func diff(before, after map[string]any) Changes {
 	ch := Changes{}
 	for k, a := range after {
 		b := before[k]
 		if fmt.Sprint(a) != fmt.Sprint(b) {
-			ch[k] = []any{b, a}
+			if secretFields[k] {
+				ch[k] = nil
+			} else {
+				ch[k] = []any{b, a}
+			}
 		}
 	}
 	return ch

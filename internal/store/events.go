@@ -47,6 +47,14 @@ type DeliverArgs struct {
 // Kind names the job.
 func (DeliverArgs) Kind() string { return "webhook.deliver" }
 
+// BreachCheckArgs is the job that checks one vault entry's password against the breach corpus.
+type BreachCheckArgs struct {
+	PasswordID int64 `json:"password_id"`
+}
+
+// Kind names the job.
+func (BreachCheckArgs) Kind() string { return "vault.breach_check" }
+
 // EventBody is the JSON body every webhook receives (the page's shape, plus id).
 type EventBody struct {
 	ID           string   `json:"id"`

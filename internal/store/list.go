@@ -37,6 +37,9 @@ func (s *Store) runList(ctx context.Context, spec *list.Spec, q list.Query, l *l
 			for i := range args {
 				args[i] = c.Value
 			}
+			if c.Field.Args != nil {
+				args = c.Field.Args(c.Value, s.Now())
+			}
 			w.add("("+c.Field.Where+")", args...)
 		} else {
 			w.add(c.Field.Column+" "+c.Op+" ?", c.Value)

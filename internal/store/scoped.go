@@ -53,7 +53,7 @@ type kind[T any, P record[T]] struct {
 	fields func(*T) map[string]any
 	repr   func(*T) string
 	// loadMany attaches related rows (tags, …) to a page of records with one query.
-	loadMany func(ctx context.Context, q queryer, items []*T) error
+	loadMany func(ctx context.Context, q queryer, s *Store, items []*T) error
 	// written runs in the write transaction after an insert, update or delete (after == nil).
 	written func(ctx context.Context, tx *sql.Tx, s *Store, before, after *T) error
 }
@@ -96,7 +96,7 @@ func listScoped[T any, P record[T]](ctx context.Context, s *Store, k *kind[T, P]
 		return nil, 0, err
 	}
 	if k.loadMany != nil && len(ptrs) > 0 {
-		if err := k.loadMany(ctx, s.db.R, ptrs); err != nil {
+		if err := k.loadMany(ctx, s.db.R, s, ptrs); err != nil {
 			return nil, 0, wrap(err, "load "+k.table)
 		}
 	}
@@ -121,7 +121,7 @@ func getScoped[T any, P record[T]](ctx context.Context, s *Store, k *kind[T, P],
 		return nil, apperr.ErrNotFound
 	}
 	if k.loadMany != nil {
-		if err := k.loadMany(ctx, q, []*T{v}); err != nil {
+		if err := k.loadMany(ctx, q, s, []*T{v}); err != nil {
 			return nil, wrap(err, "load "+k.object)
 		}
 	}

@@ -80,6 +80,9 @@ func Open(ctx context.Context, w *sql.DB, masterKey []byte, now time.Time) (*Key
 	return k, nil
 }
 
+// Refresh reads the keys again, so a key another process added becomes the one new writes use.
+func (k *Keyring) Refresh(ctx context.Context) error { return k.reload(ctx) }
+
 // reload reads every data key; keys added by another node become usable.
 func (k *Keyring) reload(ctx context.Context) error {
 	rows, err := k.db.QueryContext(ctx, `SELECT id, wrapped FROM vault_keys ORDER BY id`)
