@@ -69,8 +69,12 @@ func (d *DB) migrateRiver(ctx context.Context) error {
 	return err
 }
 
-// Tx runs fn in a write transaction and commits it when fn returns nil.
+// Tx runs fn in a write transaction and commits it when fn returns nil; when fn fails nothing it
+// did is kept. On SQLite concurrent calls are group-committed (see batch.go).
 func (d *DB) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if d.batch != nil {
+		return d.batch.do(ctx, fn)
+	}
 	tx, err := d.W.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("db: begin: %w", err)

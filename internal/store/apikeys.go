@@ -154,7 +154,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, in NewKey) (APIKey, string, er
 	}
 	var roleID any
 	if in.Role != "" {
-		r, err := roleByName(ctx, s.db.R, in.Role)
+		r, err := roleByName(ctx, s.r, in.Role)
 		switch {
 		case apperr.Is(err, apperr.NotFound):
 			errs.Add("role", fmt.Sprintf("Unknown role %q.", in.Role))
@@ -214,7 +214,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, in NewKey) (APIKey, string, er
 }
 
 func (s *Store) userByID(ctx context.Context, id int64) (User, error) {
-	u, err := scanUser(s.db.R.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users u WHERE u.id = $1`, id))
+	u, err := scanUser(s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users u WHERE u.id = $1`, id))
 	if err != nil {
 		return u, notFound(err, "user")
 	}
@@ -249,7 +249,7 @@ func (s *Store) ListAPIKeys(ctx context.Context, q list.Query) ([]APIKey, int, e
 	in.add("SELECT api_key_id, organization_id FROM api_key_organizations WHERE ")
 	in.inList("api_key_id", narrow)
 	in.add(" ORDER BY organization_id")
-	rows, err := s.db.R.QueryContext(ctx, in.String(), in.args...)
+	rows, err := s.r.QueryContext(ctx, in.String(), in.args...)
 	if err != nil {
 		return nil, 0, wrap(err, "key organizations")
 	}
@@ -279,7 +279,7 @@ func (s *Store) GetAPIKey(ctx context.Context, id int64) (APIKey, error) {
 	if err != nil {
 		return APIKey{}, err
 	}
-	return s.getKey(ctx, s.db.R, c, id)
+	return s.getKey(ctx, s.r, c, id)
 }
 
 func (s *Store) getKey(ctx context.Context, q queryer, c *auth.Caller, id int64) (APIKey, error) {

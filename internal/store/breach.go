@@ -20,7 +20,7 @@ type BreachCandidate struct {
 // BreachCandidates returns up to limit entries with a password and an id above after, in id order,
 // decrypted. The breach jobs run it; it needs no caller.
 func (s *Store) BreachCandidates(ctx context.Context, after int64, limit int) ([]BreachCandidate, error) {
-	rows, err := s.db.R.QueryContext(ctx, `SELECT id, organization_id, password_ct FROM passwords
+	rows, err := s.r.QueryContext(ctx, `SELECT id, organization_id, password_ct FROM passwords
 		WHERE id > $1 AND password_ct IS NOT NULL ORDER BY id LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, wrap(err, "breach candidates")
@@ -105,5 +105,6 @@ func (s *Store) RecordBreaches(ctx context.Context, results []BreachResult) erro
 		}
 		return nil
 	})
+	s.changed("passwords")
 	return wrap(err, "record breaches")
 }

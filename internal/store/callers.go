@@ -90,7 +90,7 @@ func (s *Store) loadKeyCaller(ctx context.Context, digest string) (cachedCaller,
 		allOrgs, active         bool
 		expires, revoked        sql.NullTime
 	)
-	err := s.db.R.QueryRowContext(ctx, `SELECT k.id, k.prefix, r.name, r.permissions, r.builtin, k.all_organizations,
+	err := s.r.QueryRowContext(ctx, `SELECT k.id, k.prefix, r.name, r.permissions, r.builtin, k.all_organizations,
 		k.can_reveal, k.rate_limit, k.expires_at, k.revoked_at, u.id, u.email, u.name, u.is_superuser, u.is_active
 		FROM api_keys k JOIN users u ON u.id = k.user_id LEFT JOIN roles r ON r.id = k.role_id
 		WHERE k.digest = $1`, digest).Scan(&k.ID, &k.Prefix, &roleName, &rolePermsJSON, &roleBuiltin, &allOrgs,
@@ -112,7 +112,7 @@ func (s *Store) loadKeyCaller(ctx context.Context, digest string) (cachedCaller,
 	}
 	k.ExpiresAt = timePtr(expires)
 	if !allOrgs {
-		if k.Orgs, err = s.keyOrgs(ctx, s.db.R, k.ID); err != nil {
+		if k.Orgs, err = s.keyOrgs(ctx, s.r, k.ID); err != nil {
 			return cachedCaller{}, err
 		}
 	}
@@ -141,7 +141,7 @@ func (s *Store) keyOrgs(ctx context.Context, q queryer, keyID int64) ([]int64, e
 }
 
 func (s *Store) memberships(ctx context.Context, userID int64) ([]auth.Membership, error) {
-	rows, err := s.db.R.QueryContext(ctx, `SELECT m.organization_id, r.name, r.permissions, r.builtin
+	rows, err := s.r.QueryContext(ctx, `SELECT m.organization_id, r.name, r.permissions, r.builtin
 		FROM memberships m JOIN roles r ON r.id = m.role_id WHERE m.user_id = $1`, userID)
 	if err != nil {
 		return nil, wrap(err, "memberships")

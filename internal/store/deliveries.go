@@ -88,7 +88,7 @@ func (s *Store) GetDelivery(ctx context.Context, id int64) (Delivery, error) {
 	if err != nil {
 		return Delivery{}, err
 	}
-	d, err := scanDelivery(s.db.R.QueryRowContext(ctx, `SELECT `+deliveryColumns+` FROM `+deliveryFrom+` WHERE d.id = $1`, id))
+	d, err := scanDelivery(s.r.QueryRowContext(ctx, `SELECT `+deliveryColumns+` FROM `+deliveryFrom+` WHERE d.id = $1`, id))
 	if err != nil {
 		return d, notFound(err, "get delivery")
 	}
@@ -147,7 +147,7 @@ func (s *Store) PrepareAttempt(ctx context.Context, deliveryID int64) (*Attempt,
 		secret, prev []byte
 		rotated      *time.Time
 	)
-	err := s.db.R.QueryRowContext(ctx, `SELECT d.status, d.attempts, w.id, w.organization_id, w.url, w.is_active, w.secret,
+	err := s.r.QueryRowContext(ctx, `SELECT d.status, d.attempts, w.id, w.organization_id, w.url, w.is_active, w.secret,
 		w.previous_secret, w.secret_rotated_at, e.public_id, e.payload
 		FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id JOIN events e ON e.id = d.event_id WHERE d.id = $1`,
 		deliveryID).Scan(&a.Status, &a.Attempts, &a.WebhookID, &org, &a.URL, &a.Active, &secret, &prev, &rotated, &a.EventID, &payload)
@@ -225,6 +225,7 @@ func (s *Store) RecordAttempt(ctx context.Context, a *Attempt, o Outcome) error 
 		}
 		return s.webhookHealth(ctx, tx, a.WebhookID, o, now)
 	})
+	s.changed("webhooks")
 	return wrap(err, "record attempt")
 }
 
@@ -303,11 +304,11 @@ func (s *Store) DeliveryDetail(ctx context.Context, id int64) (Delivery, string,
 		return d, "", nil, err
 	}
 	var payload string
-	if err := s.db.R.QueryRowContext(ctx, `SELECT e.payload FROM webhook_deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = $1`,
+	if err := s.r.QueryRowContext(ctx, `SELECT e.payload FROM webhook_deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = $1`,
 		id).Scan(&payload); err != nil {
 		return d, "", nil, notFound(err, "delivery payload")
 	}
-	rows, err := s.db.R.QueryContext(ctx, `SELECT attempted_at, response_status, response_body, duration_ms, error
+	rows, err := s.r.QueryContext(ctx, `SELECT attempted_at, response_status, response_body, duration_ms, error
 		FROM webhook_attempts WHERE delivery_id = $1 ORDER BY id DESC LIMIT 50`, id)
 	if err != nil {
 		return d, "", nil, wrap(err, "attempts")

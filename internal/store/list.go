@@ -1,11 +1,15 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"clientst0r/internal/apperr"
@@ -22,40 +26,49 @@ type listing struct {
 	from    string // FROM clause, e.g. "assets a JOIN organizations o ON o.id = a.organization_id"
 	columns string
 	where   query // tenancy and fixed conditions; more conditions are appended
+	// countFrom is the FROM clause for counting when the joins only add columns ("" = from).
+	countFrom string
+	// cacheCount reuses counts between changes; only for tables whose every write path calls
+	// Store.changed (the organization-scoped kinds).
+	cacheCount bool
 }
 
 // runList counts and fetches one page. scan is called for each row of the page.
 func (s *Store) runList(ctx context.Context, spec *list.Spec, q list.Query, l *listing, scan func(*sql.Rows) error) (int, error) {
-	w := &l.where
-	if w.b.Len() == 0 {
-		w.add("TRUE")
+	if len(q.Terms) > 0 && !spec.Searchable {
+		return 0, fmt.Errorf("store: list %s: search on a table without a search index", l.table)
 	}
-	for _, c := range q.Conds {
-		w.add(" AND ")
-		if c.Field.Where != "" {
-			args := make([]any, strings.Count(c.Field.Where, "?"))
-			for i := range args {
-				args[i] = c.Value
+	// where renders the conditions; dense is the page query's variant for a search that matches
+	// many rows (see searchCond).
+	where := func(dense bool) query {
+		w := query{args: slices.Clone(l.where.args)}
+		w.b.WriteString(cmp.Or(l.where.String(), "TRUE"))
+		for _, c := range q.Conds {
+			w.add(" AND ")
+			if c.Field.Where != "" {
+				args := make([]any, strings.Count(c.Field.Where, "?"))
+				for i := range args {
+					args[i] = c.Value
+				}
+				if c.Field.Args != nil {
+					args = c.Field.Args(c.Value, s.Now())
+				}
+				w.add("("+c.Field.Where+")", args...)
+			} else {
+				w.add(c.Field.Column+" "+c.Op+" ?", c.Value)
 			}
-			if c.Field.Args != nil {
-				args = c.Field.Args(c.Value, s.Now())
-			}
-			w.add("("+c.Field.Where+")", args...)
-		} else {
-			w.add(c.Field.Column+" "+c.Op+" ?", c.Value)
 		}
-	}
-	if len(q.Terms) > 0 {
-		if !spec.Searchable {
-			return 0, fmt.Errorf("store: list %s: search on a table without a search index", l.table)
+		if len(q.Terms) > 0 {
+			w.add(" AND ")
+			searchCond(s.db.Dialect, l.table, l.alias, q.Terms, dense, &w)
 		}
-		w.add(" AND ")
-		searchCond(s.db.Dialect, l.table, l.alias, q.Terms, w)
+		return w
 	}
 
-	var count int
-	countSQL := "SELECT count(*) FROM " + l.from + " WHERE " + w.String()
-	if err := s.db.R.QueryRowContext(ctx, countSQL, w.args...).Scan(&count); err != nil {
+	w := where(false)
+	countSQL := "SELECT count(*) FROM " + cmp.Or(l.countFrom, l.from) + " WHERE " + w.String()
+	count, err := s.count(ctx, l.table, countSQL, w.args, l.cacheCount)
+	if err != nil {
 		return 0, fmt.Errorf("store: count %s: %w", l.table, err)
 	}
 	if q.Page > 1 && q.Offset() >= count {
@@ -63,6 +76,9 @@ func (s *Store) runList(ctx context.Context, spec *list.Spec, q list.Query, l *l
 	}
 	if count == 0 {
 		return 0, nil
+	}
+	if len(q.Terms) > 0 && count > denseSearch {
+		w = where(true)
 	}
 
 	page := query{args: w.args}
@@ -82,7 +98,7 @@ func (s *Store) runList(ctx context.Context, spec *list.Spec, q list.Query, l *l
 		}
 	}
 	page.b.WriteString(" LIMIT " + strconv.Itoa(q.PageSize) + " OFFSET " + strconv.Itoa(q.Offset()))
-	rows, err := s.db.R.QueryContext(ctx, page.String(), page.args...)
+	rows, err := s.r.QueryContext(ctx, page.String(), page.args...)
 	if err != nil {
 		return 0, fmt.Errorf("store: list %s: %w", l.table, err)
 	}
@@ -98,10 +114,15 @@ func (s *Store) runList(ctx context.Context, spec *list.Spec, q list.Query, l *l
 	return count, nil
 }
 
+// denseSearch is the match count above which a search page walks the ordering's index and tests
+// each row against the matches, rather than fetching every match to sort it: with many matches
+// the first page is found after a short walk; with few, fetching them is cheaper.
+const denseSearch = 1000
+
 // searchCond renders "every term occurs in the row's search_text" with the dialect's index:
 // FTS5 trigram on SQLite (terms of three or more characters; shorter ones cannot use a trigram
 // index and fall back to LIKE), pg_trgm GIN on PostgreSQL.
-func searchCond(d db.Dialect, table, alias string, terms []string, w *query) {
+func searchCond(d db.Dialect, table, alias string, terms []string, dense bool, w *query) {
 	var long []string
 	w.add("(TRUE")
 	for _, t := range terms {
@@ -113,7 +134,12 @@ func searchCond(d db.Dialect, table, alias string, terms []string, w *query) {
 		w.add(" AND "+alias+`.search_text LIKE ? ESCAPE '\'`, "%"+escapeLike(t)+"%")
 	}
 	if len(long) > 0 {
-		w.add(" AND "+alias+".id IN (SELECT rowid FROM "+table+"_fts WHERE "+table+"_fts MATCH ?)", strings.Join(long, " AND "))
+		// A unary plus keeps SQLite from driving the query by rowid from the matches (dense).
+		plus := ""
+		if dense {
+			plus = "+"
+		}
+		w.add(" AND "+plus+alias+".id IN (SELECT rowid FROM "+table+"_fts WHERE "+table+"_fts MATCH ?)", strings.Join(long, " AND "))
 	}
 	w.add(")")
 }
@@ -147,12 +173,61 @@ func (s *Store) resolveOrg(ctx context.Context, idOrSlug string) (int64, error) 
 	var id int64
 	var err error
 	if n, perr := strconv.ParseInt(idOrSlug, 10, 64); perr == nil {
-		err = s.db.R.QueryRowContext(ctx, `SELECT id FROM organizations WHERE id = $1`, n).Scan(&id)
+		err = s.r.QueryRowContext(ctx, `SELECT id FROM organizations WHERE id = $1`, n).Scan(&id)
 	} else {
-		err = s.db.R.QueryRowContext(ctx, `SELECT id FROM organizations WHERE slug = $1`, idOrSlug).Scan(&id)
+		err = s.r.QueryRowContext(ctx, `SELECT id FROM organizations WHERE slug = $1`, idOrSlug).Scan(&id)
 	}
 	if err != nil {
 		return 0, notFound(err, "resolve organization")
 	}
 	return id, nil
 }
+
+// countTTL bounds how long a cached count may be reused. Changes made through this process
+// invalidate it at once; the TTL covers changes made by other processes (the command line, other
+// nodes).
+const countTTL = 5 * time.Second
+
+type countEntry struct {
+	gen uint64
+	n   int
+	at  time.Time
+}
+
+// count runs a count query, reusing the last answer for the same query while its table has not
+// changed: counting is a scan, and list pages repeat the same count over and over.
+func (s *Store) count(ctx context.Context, table, sqlText string, args []any, cache bool) (int, error) {
+	if !cache {
+		var n int
+		err := s.r.QueryRowContext(ctx, sqlText, args...).Scan(&n)
+		return n, err
+	}
+	key := sqlText + "\x00" + fmt.Sprint(args...)
+	gen := s.tableGen(table).Load()
+	s.countMu.Lock()
+	e, ok := s.counts[key]
+	s.countMu.Unlock()
+	if ok && e.gen == gen && time.Since(e.at) < countTTL {
+		return e.n, nil
+	}
+	var n int
+	if err := s.r.QueryRowContext(ctx, sqlText, args...).Scan(&n); err != nil {
+		return 0, err
+	}
+	s.countMu.Lock()
+	if len(s.counts) >= 4096 {
+		clear(s.counts)
+	}
+	s.counts[key] = countEntry{gen: gen, n: n, at: time.Now()}
+	s.countMu.Unlock()
+	return n, nil
+}
+
+// tableGen is the change counter of a table.
+func (s *Store) tableGen(table string) *atomic.Uint64 {
+	g, _ := s.gens.LoadOrStore(table, new(atomic.Uint64))
+	return g.(*atomic.Uint64)
+}
+
+// changed invalidates cached counts of a table; every write path of a listed table calls it.
+func (s *Store) changed(table string) { s.tableGen(table).Add(1) }

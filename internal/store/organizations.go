@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -81,7 +82,7 @@ func (s *Store) GetOrganization(ctx context.Context, id int64) (Organization, er
 	if !c.Reaches(id) {
 		return Organization{}, apperr.ErrNotFound
 	}
-	o, err := scanOrg(s.db.R.QueryRowContext(ctx, `SELECT `+orgColumns+` FROM organizations o WHERE o.id = $1`, id))
+	o, err := scanOrg(s.r.QueryRowContext(ctx, `SELECT `+orgColumns+` FROM organizations o WHERE o.id = $1`, id))
 	if err != nil {
 		return Organization{}, notFound(err, "get organization")
 	}
@@ -94,7 +95,7 @@ func (s *Store) OrganizationByRef(ctx context.Context, ref string) (Organization
 	if err != nil {
 		return Organization{}, err
 	}
-	o, err := scanOrg(s.db.R.QueryRowContext(ctx, `SELECT `+orgColumns+` FROM organizations o WHERE o.id = $1`, id))
+	o, err := scanOrg(s.r.QueryRowContext(ctx, `SELECT `+orgColumns+` FROM organizations o WHERE o.id = $1`, id))
 	if err != nil {
 		return Organization{}, notFound(err, "get organization")
 	}
@@ -281,6 +282,7 @@ func (s *Store) DeleteOrganization(ctx context.Context, id int64) error {
 	})
 	if err == nil {
 		s.authChanged()
+		s.gens.Range(func(_, g any) bool { g.(*atomic.Uint64).Add(1); return true }) // everything in it went too
 	}
 	return wrap(err, "delete organization")
 }

@@ -82,7 +82,7 @@ func roleByName(ctx context.Context, q queryer, name string) (Role, error) {
 
 // RoleByName finds a role for operator commands.
 func (s *Store) RoleByName(ctx context.Context, name string) (Role, error) {
-	r, err := roleByName(ctx, s.db.R, name)
+	r, err := roleByName(ctx, s.r, name)
 	if apperr.Is(err, apperr.NotFound) {
 		return r, apperr.Field("role", fmt.Sprintf("Unknown role %q.", name))
 	}
@@ -117,7 +117,7 @@ func (s *Store) GetRole(ctx context.Context, id int64) (Role, error) {
 	if !superuser(c) {
 		return Role{}, apperr.ErrForbidden
 	}
-	r, err := scanRole(s.db.R.QueryRowContext(ctx, `SELECT `+roleColumns+` FROM roles r WHERE r.id = $1`, id))
+	r, err := scanRole(s.r.QueryRowContext(ctx, `SELECT `+roleColumns+` FROM roles r WHERE r.id = $1`, id))
 	if err != nil {
 		return r, notFound(err, "get role")
 	}
@@ -258,7 +258,7 @@ func (s *Store) DeleteRole(ctx context.Context, id int64) error {
 
 // RoleNames lists every role name, built-in first, for forms.
 func (s *Store) RoleNames(ctx context.Context) ([]string, error) {
-	rows, err := s.db.R.QueryContext(ctx, `SELECT name FROM roles ORDER BY id`)
+	rows, err := s.r.QueryContext(ctx, `SELECT name FROM roles ORDER BY id`)
 	if err != nil {
 		return nil, wrap(err, "role names")
 	}

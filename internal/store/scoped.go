@@ -82,7 +82,7 @@ func listScoped[T any, P record[T]](ctx context.Context, s *Store, k *kind[T, P]
 	if err != nil {
 		return nil, 0, err
 	}
-	l := listing{table: k.table, alias: k.alias, from: k.from(), columns: k.columns()}
+	l := listing{table: k.table, alias: k.alias, from: k.from(), columns: k.columns(), countFrom: k.table + " " + k.alias, cacheCount: true}
 	if err := s.orgScope(ctx, c, k.view, k.alias+".organization_id", q.Org, &l.where); err != nil {
 		return nil, 0, err
 	}
@@ -96,7 +96,7 @@ func listScoped[T any, P record[T]](ctx context.Context, s *Store, k *kind[T, P]
 		return nil, 0, err
 	}
 	if k.loadMany != nil && len(ptrs) > 0 {
-		if err := k.loadMany(ctx, s.db.R, s, ptrs); err != nil {
+		if err := k.loadMany(ctx, s.r, s, ptrs); err != nil {
 			return nil, 0, wrap(err, "load "+k.table)
 		}
 	}
@@ -135,7 +135,7 @@ func (k *kind[T, P]) get(ctx context.Context, s *Store, id int64) (T, error) {
 	if err != nil {
 		return zero, err
 	}
-	v, err := getScoped(ctx, s, k, s.db.R, c, id, false)
+	v, err := getScoped(ctx, s, k, s.r, c, id, false)
 	if err != nil {
 		return zero, err
 	}
@@ -198,6 +198,7 @@ func createScoped[T any, P record[T]](ctx context.Context, s *Store, k *kind[T, 
 		}
 		return s.audit(ctx, tx, &b.OrgID, "create", k.object, &b.ID, k.repr(&v), diff(nil, k.fields(&v)))
 	})
+	s.changed(k.table)
 	return v, wrap(err, "create "+k.object)
 }
 
@@ -253,6 +254,7 @@ func updateScoped[T any, P record[T]](ctx context.Context, s *Store, k *kind[T, 
 		out = v
 		return s.audit(ctx, tx, &b.OrgID, "update", k.object, &b.ID, k.repr(&v), ch)
 	})
+	s.changed(k.table)
 	return out, wrap(err, "update "+k.object)
 }
 
@@ -281,5 +283,6 @@ func deleteScoped[T any, P record[T]](ctx context.Context, s *Store, k *kind[T, 
 		}
 		return s.audit(ctx, tx, &b.OrgID, "delete", k.object, &b.ID, k.repr(before), nil)
 	})
+	s.changed(k.table)
 	return wrap(err, "delete "+k.object)
 }

@@ -25,7 +25,7 @@ func (s *Store) Login(ctx context.Context, email, password, ip, userAgent string
 		u    User
 		hash string
 	)
-	err := s.db.R.QueryRowContext(ctx, `SELECT `+userColumns+`, u.password_hash FROM users u WHERE u.email = $1`, e).
+	err := s.r.QueryRowContext(ctx, `SELECT `+userColumns+`, u.password_hash FROM users u WHERE u.email = $1`, e).
 		Scan(&u.ID, &u.Email, &u.Name, &u.IsSuperuser, &u.IsActive, &u.CreatedAt, &u.UpdatedAt, &hash)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return "", u, wrap(err, "login")
@@ -78,7 +78,7 @@ func (s *Store) loadSessionCaller(ctx context.Context, digest string) (cachedCal
 		u       User
 		expires time.Time
 	)
-	err := s.db.R.QueryRowContext(ctx, `SELECT `+userColumns+`, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id
+	err := s.r.QueryRowContext(ctx, `SELECT `+userColumns+`, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.digest = $1`, digest).Scan(&u.ID, &u.Email, &u.Name, &u.IsSuperuser, &u.IsActive, &u.CreatedAt, &u.UpdatedAt, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return cachedCaller{}, ErrInvalidSession

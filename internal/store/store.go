@@ -22,6 +22,7 @@ import (
 // Store reads and writes everything the application keeps.
 type Store struct {
 	db        *db.DB
+	r         *stmtCache // reads, through cached prepared statements
 	now       func() time.Time
 	secrets   auth.Secrets
 	keyring   *vault.Keyring
@@ -33,6 +34,10 @@ type Store struct {
 	authGen     atomic.Uint64
 	callerCache callerCache
 	touched     sync.Map // key id → time of the last last_used write
+
+	gens    sync.Map // table → *atomic.Uint64, bumped on every change (count cache)
+	countMu sync.Mutex
+	counts  map[string]countEntry
 }
 
 // Options configure a Store.
@@ -45,7 +50,8 @@ type Options struct {
 
 // New returns a store over d. secrets digest API keys and session tokens; keyring seals secrets.
 func New(d *db.DB, secrets auth.Secrets, keyring *vault.Keyring, opts Options) *Store {
-	s := &Store{db: d, now: opts.Now, secrets: secrets, keyring: keyring, assetJSON: opts.AssetJSON}
+	s := &Store{db: d, now: opts.Now, secrets: secrets, keyring: keyring, assetJSON: opts.AssetJSON, counts: map[string]countEntry{},
+		r: newStmtCache(d.R)}
 	if s.now == nil {
 		s.now = time.Now
 	}

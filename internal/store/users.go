@@ -88,7 +88,7 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
-	u, err := scanUser(s.db.R.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users u WHERE u.email = $1`, e))
+	u, err := scanUser(s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users u WHERE u.email = $1`, e))
 	if err != nil {
 		if err == sql.ErrNoRows {
 			return u, apperr.Field("email", "No user with this email.")
@@ -101,7 +101,7 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
 // HasUsers reports whether any account exists (first-start hint).
 func (s *Store) HasUsers(ctx context.Context) (bool, error) {
 	var ok bool
-	err := s.db.R.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&ok)
+	err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&ok)
 	return ok, wrap(err, "has users")
 }
 

@@ -198,6 +198,7 @@ func (s *Store) RotateWebhookSecret(ctx context.Context, id int64) (Webhook, err
 		w.UpdatedAt, out = now, *w
 		return s.audit(ctx, tx, &w.OrgID, "webhook.rotate_secret", "webhook", &w.ID, w.Name, Changes{"secret": nil})
 	})
+	s.changed("webhooks")
 	return out, wrap(err, "rotate webhook secret")
 }
 

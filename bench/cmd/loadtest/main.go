@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
@@ -32,6 +33,7 @@ type options struct {
 	concurrency                                     int
 	duration, warmup                                time.Duration
 	skipSeed, seedOnly, baseline                    bool
+	cpuProfile                                      string
 	seed                                            uint64
 }
 
@@ -56,6 +58,7 @@ func main() {
 	flag.StringVar(&o.key, "key", "", "API keys to load with, comma-separated, instead of the seeded ones")
 	flag.StringVar(&o.url, "url", "", "load a server already running at this URL (needs -key; nothing is seeded or served here)")
 	flag.BoolVar(&o.baseline, "baseline", true, "also run the in-memory baseline")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the real-server runs (server and load generator) to this file")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
@@ -104,7 +107,12 @@ func run(o options) error {
 	}
 
 	fmt.Fprintf(os.Stderr, "loading %s: concurrency %d, %s per endpoint after %s warm-up\n", s.what, o.concurrency, o.duration, o.warmup)
+	stopProfile, err := startProfile(o.cpuProfile)
+	if err != nil {
+		return err
+	}
 	real := loadAll(ctx, s.target, mix, o)
+	stopProfile()
 	memServing, _ := bench.ReadMem()
 
 	base := map[string]*bench.Result{}
@@ -293,4 +301,20 @@ func count(c bench.Captured) int {
 
 func nonEmpty(xs ...string) []string {
 	return slices.DeleteFunc(xs, func(s string) bool { return s == "" })
+}
+
+// startProfile profiles the process until the returned function is called ("" does nothing).
+func startProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
