@@ -58,6 +58,7 @@ type Env struct {
 	Clock  *Clock
 	Server *httptest.Server
 	Queue  *jobs.Queue
+	Logs   *LogBuffer
 	// Sys is a context acting as the command line (superuser powers).
 	Sys context.Context
 }
@@ -67,6 +68,25 @@ func Logger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))
 }
 
+// LogBuffer keeps everything an Env logged, at every level, for tests that check what logs hold.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *LogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// String returns the log so far.
+func (l *LogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
 type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
@@ -74,9 +94,22 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// EnvOptions vary an installation.
+type EnvOptions struct {
+	// HIBPURL turns breach checks on against this range API.
+	HIBPURL string
+}
+
 // NewEnv starts an installation on a fresh database of the dialect.
-func NewEnv(t testing.TB, dialect db.Dialect) *Env {
+func NewEnv(t testing.TB, dialect db.Dialect) *Env { return NewEnvWith(t, dialect, EnvOptions{}) }
+
+// NewEnvWith starts an installation with options.
+func NewEnvWith(t testing.TB, dialect db.Dialect, opts EnvOptions) *Env {
 	t.Helper()
+	logs := &LogBuffer{}
+	log := slog.New(slog.NewMultiHandler(
+		slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}),
+		slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	d := NewDB(t, dialect)
 	clock := NewClock()
 	keyring, err := vault.Open(context.Background(), d.W, MasterKey, clock.Now())
@@ -84,13 +117,14 @@ func NewEnv(t testing.TB, dialect db.Dialect) *Env {
 		t.Fatal(err)
 	}
 	s := store.New(d, auth.DeriveSecrets(MasterKey), keyring, store.Options{Now: clock.Now, AssetJSON: api.AssetEvent("")})
-	q, err := jobs.New(d, s, Logger(t), jobs.Options{Now: clock.Now, AllowPrivateTargets: true, Poll: 20 * time.Millisecond, Version: "test"})
+	q, err := jobs.New(d, s, log, jobs.Options{Now: clock.Now, AllowPrivateTargets: true, Poll: 20 * time.Millisecond, Version: "test",
+		HIBPURL: opts.HIBPURL})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(app.NewHandler(s, config.Config{}, Logger(t), clock.Now))
+	srv := httptest.NewServer(app.NewHandler(s, config.Config{}, log, clock.Now))
 	t.Cleanup(srv.Close)
-	return &Env{t: t, DB: d, Store: s, Clock: clock, Server: srv, Queue: q, Sys: auth.WithCaller(context.Background(), auth.System())}
+	return &Env{t: t, DB: d, Store: s, Clock: clock, Server: srv, Queue: q, Logs: logs, Sys: auth.WithCaller(context.Background(), auth.System())}
 }
 
 // StartJobs runs the job queue (webhook deliveries, retention) until the test ends.
@@ -107,10 +141,13 @@ func (e *Env) StartJobs() {
 }
 
 // EachEnv runs fn once per configured database with a fresh installation.
-func EachEnv(t *testing.T, fn func(t *testing.T, e *Env)) {
+func EachEnv(t *testing.T, fn func(t *testing.T, e *Env)) { EachEnvWith(t, EnvOptions{}, fn) }
+
+// EachEnvWith is EachEnv with options.
+func EachEnvWith(t *testing.T, opts EnvOptions, fn func(t *testing.T, e *Env)) {
 	t.Helper()
 	for _, dialect := range Dialects() {
-		t.Run(string(dialect), func(t *testing.T) { fn(t, NewEnv(t, dialect)) })
+		t.Run(string(dialect), func(t *testing.T) { fn(t, NewEnvWith(t, dialect, opts)) })
 	}
 }
 
