@@ -35,6 +35,7 @@ const usage = `usage:
   clientst0r role create --name N --permissions P[,P...] [--description D]
   clientst0r apikey create --email E --name N [--role R] [--org ID|SLUG ...] [--rate-limit N/min]
                            [--expires DURATION] [--reveal]
+  clientst0r vault rotate-key                 new data key; re-encrypts in the background
   clientst0r backup FILE                      consistent online backup (SQLite: VACUUM INTO)
   clientst0r version`
 
@@ -62,6 +63,7 @@ var commands = []command{
 	{"member remove", cmdMemberRemove},
 	{"role create", cmdRoleCreate},
 	{"apikey create", cmdAPIKeyCreate},
+	{"vault rotate-key", cmdRotateKey},
 	{"backup", cmdBackup},
 	{"version", cmdVersion},
 }
@@ -403,6 +405,23 @@ func parseDuration(s string) (time.Duration, error) {
 		return time.Duration(n) * 24 * time.Hour, nil
 	}
 	return time.ParseDuration(s)
+}
+
+func cmdRotateKey(e env, args []string) error {
+	if err := parse(flags("vault rotate-key"), args); err != nil {
+		return err
+	}
+	a, ctx, err := open(e)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	id, err := a.Store.RotateKey(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "data key %d is now used for new secrets; the server re-encrypts existing ones in the background\n", id)
+	return nil
 }
 
 func cmdBackup(e env, args []string) error {

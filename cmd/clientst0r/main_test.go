@@ -70,6 +70,9 @@ func TestOperatorCommands(t *testing.T) {
 			if !regexp.MustCompile(`^itdocs_live_[0-9A-Za-z]{43}$`).MatchString(key) {
 				t.Fatalf("key %q", key)
 			}
+			if out := c.ok("", "vault", "rotate-key"); !strings.HasPrefix(out, "data key 2 is now used") {
+				t.Fatalf("rotate-key: %q", out)
+			}
 			c.ok("", "member", "remove", "--org", "bravo", "--email", "tech@example.com")
 			c.ok("", "user", "deactivate", "--email", "tech@example.com")
 			if v := c.ok("", "version"); !strings.HasPrefix(v, "clientst0r ") {
@@ -131,6 +134,8 @@ func TestBadCommandLinesFailWithOneLine(t *testing.T) {
 		{"", []string{"apikey", "create", "--email", "o@example.com", "--name", "k", "--role", "king"}, `role: Unknown role "king".`},
 		{"", []string{"backup"}, "give exactly one destination file"},
 		{"", []string{"version", "--verbose"}, "flag provided but not defined"},
+		{"", []string{"vault", "rotate-key", "now"}, `unexpected argument "now"`},
+		{"", []string{"vault", "open"}, `unknown "vault" command "open"`},
 	}
 	for _, tc := range cases {
 		code, out, errOut := c.run(tc.stdin, tc.args...)

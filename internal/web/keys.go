@@ -87,11 +87,10 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request) {
 		f.RateLimit, in.RateLimit = n, n
 	}
 	if f.Expires != "" {
-		d, err := time.Parse(time.DateOnly, f.Expires)
+		end, err := parseDay(f.Expires)
 		if err != nil {
 			problems = append(problems, "The expiry must be a date.")
 		}
-		end := d.Add(24 * time.Hour) // valid through the chosen day (UTC)
 		in.ExpiresAt = &end
 	}
 	v := map[string]any{"Form": f}
@@ -134,4 +133,11 @@ func errorText(e *apperr.Error) string {
 		return e.Detail
 	}
 	return strings.ReplaceAll(e.Fields.String(), "_", " ")
+}
+
+// parseDay reads a date field as the end of that day (UTC): a key or entry "expiring on" a day is
+// valid through it.
+func parseDay(s string) (time.Time, error) {
+	d, err := time.Parse(time.DateOnly, s)
+	return d.Add(24 * time.Hour), err
 }

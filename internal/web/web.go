@@ -58,7 +58,7 @@ var funcs = template.FuncMap{
 func New(cfg Config) *Handler {
 	h := &Handler{store: cfg.Store, authn: cfg.Authn, log: cfg.Log, version: cfg.Version, pages: map[string]*template.Template{},
 		mux: http.NewServeMux()}
-	for _, p := range []string{"login", "home", "keys", "webhooks", "webhook", "delivery"} {
+	for _, p := range []string{"login", "home", "keys", "webhooks", "webhook", "delivery", "vault_list", "vault_entry", "vault_form"} {
 		h.pages[p] = template.Must(template.New(p).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+p+".html"))
 	}
 	static, _ := fs.Sub(assets, "static")
@@ -70,6 +70,14 @@ func New(cfg Config) *Handler {
 	h.mux.HandleFunc("GET /profile/keys", h.session(h.keysPage))
 	h.mux.HandleFunc("POST /profile/keys", h.session(h.createKey))
 	h.mux.HandleFunc("POST /profile/keys/{id}/revoke", h.session(h.revokeKey))
+	h.mux.HandleFunc("GET /vault", h.session(h.vaultList))
+	h.mux.HandleFunc("GET /vault/new", h.session(h.vaultNew))
+	h.mux.HandleFunc("POST /vault/new", h.session(h.vaultCreate))
+	h.mux.HandleFunc("GET /vault/{id}", h.session(h.vaultEntry))
+	h.mux.HandleFunc("POST /vault/{id}/reveal", h.session(h.vaultReveal))
+	h.mux.HandleFunc("GET /vault/{id}/edit", h.session(h.vaultEdit))
+	h.mux.HandleFunc("POST /vault/{id}/edit", h.session(h.vaultUpdate))
+	h.mux.HandleFunc("POST /vault/{id}/delete", h.session(h.vaultDelete))
 	h.mux.HandleFunc("GET /settings/webhooks", h.session(h.webhooksPage))
 	h.mux.HandleFunc("POST /settings/webhooks", h.session(h.createWebhook))
 	h.mux.HandleFunc("GET /settings/webhooks/{id}", h.session(h.webhookPage))

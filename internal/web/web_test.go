@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"clientst0r/internal/auth"
+	"clientst0r/internal/store"
 	"clientst0r/internal/testutil"
 )
 
@@ -235,4 +237,68 @@ func TestWebhookSettingsAndDeliveryLog(t *testing.T) {
 			t.Fatalf("retry from the log: %v", hits)
 		}
 	})
+}
+
+func TestVaultPages(t *testing.T) {
+	testutil.EachEnv(t, func(t *testing.T, e *testutil.Env) {
+		org := e.Org("Acme Corp")
+		ed, ro := e.User("ed@acme.test", false), e.User("ro@acme.test", false)
+		e.Member(org.ID, ed.Email, "editor")
+		e.Member(org.ID, ro.Email, "readonly")
+		b := newBrowser(t, e)
+		b.login(ed.Email, testutil.Password)
+
+		s, body := b.do("POST", "/vault/new", url.Values{"organization": {itoa(org.ID)}, "title": {"Core switch"}, "username": {"admin"},
+			"password": {"S3cret!S3cret!"}, "otp_secret": {"JBSWY3DPEHPK3PXP"}, "password_type": {"network_device"}, "tags": {"network, core"},
+			"notes": {"console on port 9"}})
+		entry := b.last
+		if s != 200 || !strings.HasPrefix(entry, "/vault/") || !strings.Contains(body, "console on port 9") || strings.Contains(body, "S3cret!") {
+			t.Fatalf("create: %d at %s", s, entry)
+		}
+		if !strings.Contains(body, `data-otp-url="/api`) || !strings.Contains(body, "Reveal") {
+			t.Fatal("entry page lacks reveal or the TOTP control")
+		}
+		if _, body = b.do("POST", entry+"/reveal", url.Values{}); !strings.Contains(body, `value="S3cret!S3cret!"`) || !strings.Contains(body, "audit log") {
+			t.Fatal("reveal did not show the password")
+		}
+		var reveals int
+		e.DB.R.QueryRow(`SELECT count(*) FROM audit_log WHERE action = 'reveal'`).Scan(&reveals)
+		if reveals != 1 {
+			t.Fatalf("%d reveal audit rows", reveals)
+		}
+		// Editing without touching the password keeps it.
+		b.do("POST", entry+"/edit", url.Values{"title": {"Core switch 1"}, "password_type": {"network_device"}, "tags": {"core"}})
+		if _, body = b.do("POST", entry+"/reveal", url.Values{}); !strings.Contains(body, `value="S3cret!S3cret!"`) || !strings.Contains(body, "Core switch 1") {
+			t.Fatal("edit lost the password or the title")
+		}
+		if _, body = b.do("GET", "/vault?search=core", nil); !strings.Contains(body, "Core switch 1") || !strings.Contains(body, "unchecked") {
+			t.Fatal("list")
+		}
+		if s, body = b.do("POST", "/vault/new", url.Values{"organization": {itoa(org.ID)}, "title": {"bad"}, "otp_secret": {"!!"}}); s != 400 || !strings.Contains(body, "otp secret") {
+			t.Fatalf("bad TOTP: %d", s)
+		}
+
+		// A readonly member sees the entry, but no Reveal, and cannot reveal by posting.
+		rb := newBrowser(t, e)
+		rb.login(ro.Email, testutil.Password)
+		if _, body = rb.do("GET", entry, nil); strings.Contains(body, ">Reveal<") || !strings.Contains(body, "Core switch 1") {
+			t.Fatal("readonly entry page")
+		}
+		if s, body = rb.do("POST", entry+"/reveal", url.Values{}); s != 403 || strings.Contains(body, "S3cret") {
+			t.Fatalf("readonly reveal: %d", s)
+		}
+	})
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// authCtx acts as a user with the access of their memberships.
+func authCtx(t *testing.T, e *testutil.Env, u store.User) context.Context {
+	t.Helper()
+	key := e.Key(u, store.NewKey{})
+	c, err := e.Store.CallerForKey(e.Sys, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return auth.WithCaller(context.Background(), c)
 }

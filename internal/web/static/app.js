@@ -18,3 +18,25 @@ document.addEventListener("submit", (e) => {
   if (!e.target.hasAttribute("data-drop-empty")) return;
   for (const el of e.target.elements) if (el.name && el.value === "") el.disabled = true;
 });
+// The live TOTP code: fetched when asked (each fetch is audited), refreshed when it expires, with
+// a countdown in between.
+document.addEventListener("click", async (e) => {
+  const btn = e.target.closest("[data-otp-show]");
+  if (!btn) return;
+  const box = btn.closest("[data-otp-url]");
+  const code = box.querySelector(".otp-code"), left = box.querySelector(".otp-left"), copy = box.querySelector("[data-copy]");
+  let remaining = 0, timer = null;
+  const load = async () => {
+    const r = await fetch(box.dataset.otpUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    if (!r.ok) { code.textContent = "unavailable"; code.hidden = false; clearInterval(timer); return; }
+    const j = await r.json();
+    code.textContent = j.code; remaining = j.time_remaining;
+    left.textContent = remaining + " s"; code.hidden = left.hidden = copy.hidden = false;
+  };
+  btn.hidden = true;
+  await load();
+  timer = setInterval(async () => {
+    remaining--;
+    if (remaining <= 0) await load(); else left.textContent = remaining + " s";
+  }, 1000);
+});
