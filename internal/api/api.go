@@ -24,6 +24,7 @@ type Handler struct {
 	authn   *auth.Authenticator
 	log     *slog.Logger
 	baseURL string // "" derives absolute URLs from the request
+	checker MonitorChecker
 	mux     *http.ServeMux
 	// endpoints are the declarations of routes.go; openapi is the document generated from them.
 	endpoints []endpoint
@@ -37,11 +38,13 @@ type Config struct {
 	Log     *slog.Logger
 	BaseURL string
 	Version string
+	// Monitors runs manual checks.
+	Monitors MonitorChecker
 }
 
 // New returns the API handler.
 func New(cfg Config) *Handler {
-	h := &Handler{store: cfg.Store, authn: cfg.Authn, log: cfg.Log, baseURL: cfg.BaseURL, mux: http.NewServeMux()}
+	h := &Handler{store: cfg.Store, authn: cfg.Authn, log: cfg.Log, baseURL: cfg.BaseURL, checker: cfg.Monitors, mux: http.NewServeMux()}
 	h.routes()
 	doc, err := openAPI(h.endpoints, cfg.Version)
 	if err != nil {

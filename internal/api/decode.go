@@ -283,3 +283,18 @@ func (b *body) org(dst *int64) {
 	}
 	b.readOnly("organization_name")
 }
+
+// optID takes an id or null.
+func (b *body) optID(name string, dst **int64) {
+	if !b.has(name) {
+		return
+	}
+	*dst = nil
+	if b.isNull(name) {
+		return
+	}
+	var id int64
+	if b.decode(name, &id, "Expected an id or null.") {
+		*dst = &id
+	}
+}

@@ -106,15 +106,7 @@ func applyPassword(b *body, p *store.Password, replace bool) {
 	b.str("notes", &p.Notes)
 	b.strings("tags", &p.Tags)
 	b.optTime("expires_at", &p.ExpiresAt)
-	if b.has("asset") {
-		p.AssetID = nil
-		if !b.isNull("asset") {
-			var id int64
-			if b.decode("asset", &id, "Expected an asset id or null.") {
-				p.AssetID = &id
-			}
-		}
-	}
+	b.optID("asset", &p.AssetID)
 	b.readOnly("id", "has_otp", "is_expired", "breach_status", "breach_count", "breach_checked_at", "created_by", "created_at", "updated_at")
 }
 

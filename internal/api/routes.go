@@ -44,6 +44,14 @@ func (h *Handler) routes() {
 		endpoint{method: "GET", path: "passwords/{id}/otp", handler: h.passwordOTP, out: OTPCode{}, status: 200,
 			summary: "Get an entry's current TOTP code (needs vault.reveal; audited)"},
 	)
+	h.crud("monitors", "monitor", Monitor{}, &store.MonitorSpec, crudHandlers{
+		h.listMonitors, h.createMonitor, h.getMonitor, h.replaceMonitor, h.patchMonitor, h.deleteMonitor})
+	h.endpoints = append(h.endpoints,
+		endpoint{method: "GET", path: "monitors/{id}/results", handler: h.listMonitorResults, out: CheckResult{}, status: 200,
+			list: &store.MonitorResultSpec, summary: "List a monitor's check history"},
+		endpoint{method: "POST", path: "monitors/{id}/check", handler: h.checkMonitor, out: CheckResult{}, status: 200,
+			summary: "Run a monitor's check now and return its result"},
+	)
 	h.crud("webhooks", "webhook", Webhook{}, &store.WebhookSpec, crudHandlers{
 		h.listWebhooks, h.createWebhook, h.getWebhook, h.replaceWebhook, h.patchWebhook, h.deleteWebhook})
 	h.endpoints = append(h.endpoints,

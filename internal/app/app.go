@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"clientst0r/internal/config"
 	"clientst0r/internal/db"
 	"clientst0r/internal/jobs"
+	"clientst0r/internal/monitor"
 	"clientst0r/internal/store"
 	"clientst0r/internal/vault"
 	"clientst0r/internal/web"
@@ -28,11 +30,12 @@ var Version = "dev"
 
 // App is an opened installation: a migrated database and the store over it.
 type App struct {
-	Cfg   config.Config
-	DB    *db.DB
-	Store *store.Store
-	Queue *jobs.Queue
-	Log   *slog.Logger
+	Cfg       config.Config
+	DB        *db.DB
+	Store     *store.Store
+	Queue     *jobs.Queue
+	Scheduler *monitor.Scheduler
+	Log       *slog.Logger
 	// KeyGenerated is true when this start generated the master key file.
 	KeyGenerated bool
 }
@@ -67,19 +70,28 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		d.Close()
 		return nil, err
 	}
-	return &App{Cfg: cfg, DB: d, Store: s, Queue: q, Log: log, KeyGenerated: generated}, nil
+	sched := NewScheduler(s, log, nil, time.Now)
+	return &App{Cfg: cfg, DB: d, Store: s, Queue: q, Scheduler: sched, Log: log, KeyGenerated: generated}, nil
+}
+
+// NewScheduler builds the node's monitor scheduler over s and connects it to monitor changes.
+// roots replaces the system's trusted roots for TLS checks and now the clock (tests).
+func NewScheduler(s *store.Store, log *slog.Logger, roots *x509.CertPool, now func() time.Time) *monitor.Scheduler {
+	sched := monitor.New(s, s, monitor.NewChecker(roots, Version, now).Check, log, monitor.Options{})
+	s.OnMonitorChange(func(id int64) { sched.Changed(context.Background(), id) })
+	return sched
 }
 
 // Close closes the database.
 func (a *App) Close() error { return a.DB.Close() }
 
 // Handler is the whole HTTP surface: the API under /api/, the web UI everywhere else.
-func (a *App) Handler() http.Handler { return NewHandler(a.Store, a.Cfg, a.Log, time.Now) }
+func (a *App) Handler() http.Handler { return NewHandler(a.Store, a.Scheduler, a.Cfg, a.Log, time.Now) }
 
 // NewHandler builds the HTTP surface over a store; now is the clock for rate limits.
-func NewHandler(s *store.Store, cfg config.Config, log *slog.Logger, now func() time.Time) http.Handler {
+func NewHandler(s *store.Store, sched *monitor.Scheduler, cfg config.Config, log *slog.Logger, now func() time.Time) http.Handler {
 	authn := auth.NewAuthenticator(s, auth.DefaultLimits, now)
-	apiH := api.New(api.Config{Store: s, Authn: authn, Log: log, BaseURL: cfg.BaseURL, Version: Version})
+	apiH := api.New(api.Config{Store: s, Authn: authn, Log: log, BaseURL: cfg.BaseURL, Version: Version, Monitors: sched})
 	webH := web.New(web.Config{Store: s, Authn: authn, Log: log, Version: Version})
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiH)
@@ -121,6 +133,11 @@ func (a *App) Serve(ctx context.Context, out io.Writer) error {
 		return fmt.Errorf("start job queue: %w", err)
 	}
 	a.announce(ctx, out, ln.Addr().String())
+
+	schedCtx, stopSched := context.WithCancel(context.Background())
+	schedDone := make(chan error, 1)
+	go func() { schedDone <- a.Scheduler.Run(schedCtx) }()
+	defer func() { stopSched(); <-schedDone }()
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

@@ -46,8 +46,12 @@ type Options struct {
 	BreachEvery time.Duration
 }
 
-// DeliveryRetention is how long attempts and finished deliveries are kept.
-const DeliveryRetention = 30 * 24 * time.Hour
+// Retention of history (SPEC §5 and §7).
+const (
+	DeliveryRetention = 30 * 24 * time.Hour // webhook attempts and finished deliveries
+	ResultRetention   = 7 * 24 * time.Hour  // every monitor result
+	RollupRetention   = 90 * 24 * time.Hour // hourly monitor rollups
+)
 
 // Queues and their worker counts. Webhook deliveries wait on the network, so they get many
 // workers of their own and cannot starve the housekeeping queue.
@@ -165,6 +169,9 @@ type retentionWorker struct {
 
 func (w *retentionWorker) Work(ctx context.Context, job *river.Job[RetentionArgs]) error {
 	if _, _, err := w.store.DeleteExpired(ctx); err != nil {
+		return err
+	}
+	if err := w.store.PruneMonitorHistory(ctx, ResultRetention, RollupRetention); err != nil {
 		return err
 	}
 	_, err := w.store.PruneDeliveries(ctx, DeliveryRetention)

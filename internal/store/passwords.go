@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -165,15 +164,8 @@ func preparePassword(ctx context.Context, q queryer, c *auth.Caller, p *Password
 	} else {
 		p.Tags = tags
 	}
-	if p.AssetID != nil {
-		var org int64
-		err := q.QueryRowContext(ctx, `SELECT organization_id FROM assets WHERE id = $1`, *p.AssetID).Scan(&org)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		if org != p.OrgID || !c.Can(org, auth.AssetsView) {
-			errs.Add("asset", fmt.Sprintf("Invalid pk \"%d\" - object does not exist.", *p.AssetID))
-		}
+	if err := checkAsset(ctx, q, c, p.OrgID, p.AssetID, errs); err != nil {
+		return err
 	}
 	return errs.Err()
 }

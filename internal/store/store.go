@@ -35,6 +35,8 @@ type Store struct {
 	callerCache callerCache
 	touched     sync.Map // key id → time of the last last_used write
 
+	monitorHook atomic.Pointer[func(id int64)] // the scheduler's ear for monitor changes
+
 	gens    sync.Map // table → *atomic.Uint64, bumped on every change (count cache)
 	countMu sync.Mutex
 	counts  map[string]countEntry

@@ -3,6 +3,7 @@ package testutil
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	"clientst0r/internal/config"
 	"clientst0r/internal/db"
 	"clientst0r/internal/jobs"
+	"clientst0r/internal/monitor"
 	"clientst0r/internal/store"
 	"clientst0r/internal/vault"
 )
@@ -58,6 +60,7 @@ type Env struct {
 	Clock  *Clock
 	Server *httptest.Server
 	Queue  *jobs.Queue
+	Sched  *monitor.Scheduler
 	Logs   *LogBuffer
 	// Sys is a context acting as the command line (superuser powers).
 	Sys context.Context
@@ -98,6 +101,8 @@ func (w testWriter) Write(p []byte) (int, error) {
 type EnvOptions struct {
 	// HIBPURL turns breach checks on against this range API.
 	HIBPURL string
+	// Roots are the trusted roots of TLS monitor checks (certificates made in the test).
+	Roots *x509.CertPool
 }
 
 // NewEnv starts an installation on a fresh database of the dialect.
@@ -122,9 +127,11 @@ func NewEnvWith(t testing.TB, dialect db.Dialect, opts EnvOptions) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(app.NewHandler(s, config.Config{}, log, clock.Now))
+	sched := app.NewScheduler(s, log, opts.Roots, clock.Now)
+	srv := httptest.NewServer(app.NewHandler(s, sched, config.Config{}, log, clock.Now))
 	t.Cleanup(srv.Close)
-	return &Env{t: t, DB: d, Store: s, Clock: clock, Server: srv, Queue: q, Logs: logs, Sys: auth.WithCaller(context.Background(), auth.System())}
+	return &Env{t: t, DB: d, Store: s, Clock: clock, Server: srv, Queue: q, Sched: sched, Logs: logs,
+		Sys: auth.WithCaller(context.Background(), auth.System())}
 }
 
 // StartJobs runs the job queue (webhook deliveries, retention) until the test ends.

@@ -1,0 +1,317 @@
+package monitor
+
+import (
+	"container/heap"
+	"context"
+	"hash/fnv"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"clientst0r/internal/store"
+)
+
+// Source gives the scheduler its monitors: every enabled one (ids nil) or the given ones.
+type Source interface {
+	MonitorConfigs(ctx context.Context, ids []int64) ([]store.MonitorConfig, error)
+}
+
+// Recorder stores results in batches.
+type Recorder interface {
+	RecordMonitorResults(ctx context.Context, results []store.CheckResult) error
+}
+
+// CheckFunc runs one check.
+type CheckFunc func(ctx context.Context, m store.MonitorConfig) store.CheckResult
+
+// Options size the scheduler.
+type Options struct {
+	Workers    int           // concurrent checks (default 256)
+	BatchSize  int           // results per write (default 1000)
+	FlushEvery time.Duration // longest a result waits to be written (default 1 s)
+}
+
+// Scheduler is the one per node: a min-heap of next runs, a bounded pool of workers, and one
+// writer that stores results in batches. Not one goroutine per monitor.
+type Scheduler struct {
+	src   Source
+	rec   Recorder
+	check CheckFunc
+	log   *slog.Logger
+	opts  Options
+
+	mu    sync.Mutex
+	queue runQueue
+	byID  map[int64]*run
+	wake  chan struct{}
+
+	jobs    chan job
+	results chan store.CheckResult
+
+	stats Stats
+}
+
+// Stats counts what the scheduler did, for the load benchmark and /metrics.
+type Stats struct {
+	Started      atomic.Int64 // checks started
+	OnTime       atomic.Int64 // started within a second of their due time
+	MaxLateNanos atomic.Int64
+	Writes       atomic.Int64 // result-writer transactions
+	Written      atomic.Int64 // results stored
+	WriteErrors  atomic.Int64
+}
+
+type run struct {
+	cfg   store.MonitorConfig
+	next  time.Time
+	index int
+}
+
+type job struct {
+	cfg store.MonitorConfig
+	due time.Time
+}
+
+// New returns a scheduler; Run starts it.
+func New(src Source, rec Recorder, check CheckFunc, log *slog.Logger, opts Options) *Scheduler {
+	if opts.Workers == 0 {
+		opts.Workers = 256
+	}
+	if opts.BatchSize == 0 {
+		opts.BatchSize = 1000
+	}
+	if opts.FlushEvery == 0 {
+		opts.FlushEvery = time.Second
+	}
+	return &Scheduler{src: src, rec: rec, check: check, log: log, opts: opts, byID: map[int64]*run{},
+		wake: make(chan struct{}, 1), jobs: make(chan job), results: make(chan store.CheckResult, 4*opts.BatchSize)}
+}
+
+// Stats returns the counters.
+func (s *Scheduler) Stats() *Stats { return &s.stats }
+
+// offset spreads first runs over the interval, stably per monitor, so monitors created together
+// do not all fire in the same second.
+func offset(id int64, interval time.Duration) time.Duration {
+	h := fnv.New64a()
+	h.Write([]byte(strconv.FormatInt(id, 10)))
+	return time.Duration(h.Sum64() % uint64(interval))
+}
+
+// Run schedules every enabled monitor and checks them until ctx ends; it returns after the last
+// results are written.
+func (s *Scheduler) Run(ctx context.Context) error {
+	cfgs, err := s.src.MonitorConfigs(ctx, nil)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	s.mu.Lock()
+	for _, c := range cfgs {
+		interval := time.Duration(c.IntervalSeconds) * time.Second
+		s.add(c, now.Add(offset(c.ID, interval)))
+	}
+	s.mu.Unlock()
+
+	var workers sync.WaitGroup
+	for range s.opts.Workers {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for j := range s.jobs {
+				s.started(time.Since(j.due))
+				s.results <- s.check(ctx, j.cfg)
+			}
+		}()
+	}
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		s.write()
+	}()
+
+	s.dispatch(ctx)
+	close(s.jobs)
+	workers.Wait()
+	close(s.results)
+	<-written
+	return nil
+}
+
+// dispatch pops due runs and hands them to the workers, sleeping until the next one is due.
+func (s *Scheduler) dispatch(ctx context.Context) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		var next *run
+		if len(s.queue) > 0 {
+			next = s.queue[0]
+		}
+		now := time.Now()
+		if next != nil && !next.next.After(now) {
+			due := next.next
+			interval := time.Duration(next.cfg.IntervalSeconds) * time.Second
+			// Keep the phase; after a long stall, skip the missed runs rather than bursting.
+			next.next = due.Add(interval)
+			if next.next.Before(now) {
+				next.next = now.Add(interval)
+			}
+			heap.Fix(&s.queue, next.index)
+			cfg := next.cfg
+			s.mu.Unlock()
+			select {
+			case s.jobs <- job{cfg: cfg, due: due}:
+			case <-ctx.Done():
+				return
+			}
+			continue
+		}
+		wait := time.Hour
+		if next != nil {
+			wait = next.next.Sub(now)
+		}
+		s.mu.Unlock()
+		timer.Reset(wait)
+		select {
+		case <-timer.C:
+		case <-s.wake:
+			if !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
+				}
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// started counts a check as it starts, with how late it is against its due time.
+func (s *Scheduler) started(late time.Duration) {
+	s.stats.Started.Add(1)
+	if late <= time.Second {
+		s.stats.OnTime.Add(1)
+	}
+	for {
+		old := s.stats.MaxLateNanos.Load()
+		if int64(late) <= old || s.stats.MaxLateNanos.CompareAndSwap(old, int64(late)) {
+			return
+		}
+	}
+}
+
+// write stores results in batches: when a batch is full or FlushEvery has passed.
+func (s *Scheduler) write() {
+	batch := make([]store.CheckResult, 0, s.opts.BatchSize)
+	tick := time.NewTicker(s.opts.FlushEvery)
+	defer tick.Stop()
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := s.rec.RecordMonitorResults(ctx, batch)
+		cancel()
+		s.stats.Writes.Add(1)
+		if err != nil {
+			s.stats.WriteErrors.Add(1)
+			s.log.Error("monitor results not stored", "count", len(batch), "err", err)
+		} else {
+			s.stats.Written.Add(int64(len(batch)))
+		}
+		batch = batch[:0]
+	}
+	for {
+		select {
+		case r, ok := <-s.results:
+			if !ok {
+				flush()
+				return
+			}
+			batch = append(batch, r)
+			if len(batch) >= s.opts.BatchSize {
+				flush()
+			}
+		case <-tick.C:
+			flush()
+		}
+	}
+}
+
+// Changed makes the scheduler follow a monitor created, changed or deleted through the API: it
+// reloads its configuration, runs a new or re-enabled monitor at once, and drops a deleted or
+// disabled one.
+func (s *Scheduler) Changed(ctx context.Context, id int64) {
+	cfgs, err := s.src.MonitorConfigs(ctx, []int64{id})
+	if err != nil {
+		s.log.Error("monitor change not applied", "monitor", id, "err", err)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.byID[id]
+	switch {
+	case len(cfgs) == 0 || !cfgs[0].Enabled:
+		if r != nil {
+			heap.Remove(&s.queue, r.index)
+			delete(s.byID, id)
+		}
+	case r == nil:
+		s.add(cfgs[0], time.Now())
+	default:
+		changedInterval := r.cfg.IntervalSeconds != cfgs[0].IntervalSeconds
+		r.cfg = cfgs[0]
+		if changedInterval {
+			r.next = time.Now()
+			heap.Fix(&s.queue, r.index)
+		}
+	}
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Scheduler) add(c store.MonitorConfig, next time.Time) {
+	r := &run{cfg: c, next: next}
+	heap.Push(&s.queue, r)
+	s.byID[c.ID] = r
+}
+
+// Len is how many monitors are scheduled.
+func (s *Scheduler) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue)
+}
+
+// CheckNow runs a check at once, outside the schedule, records it and returns it.
+func (s *Scheduler) CheckNow(ctx context.Context, cfg store.MonitorConfig) (store.CheckResult, error) {
+	r := s.check(ctx, cfg)
+	return r, s.rec.RecordMonitorResults(ctx, []store.CheckResult{r})
+}
+
+// runQueue is a min-heap of runs by next time.
+type runQueue []*run
+
+func (q runQueue) Len() int           { return len(q) }
+func (q runQueue) Less(i, j int) bool { return q[i].next.Before(q[j].next) }
+func (q runQueue) Swap(i, j int) {
+	q[i], q[j] = q[j], q[i]
+	q[i].index, q[j].index = i, j
+}
+func (q *runQueue) Push(x any) {
+	r := x.(*run)
+	r.index = len(*q)
+	*q = append(*q, r)
+}
+func (q *runQueue) Pop() any {
+	old := *q
+	r := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return r
+}

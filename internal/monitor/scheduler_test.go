@@ -1,0 +1,148 @@
+package monitor
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"clientst0r/internal/store"
+)
+
+// fakeStore is an in-memory Source and Recorder, so the scheduler runs inside a synctest bubble
+// with virtual time.
+type fakeStore struct {
+	mu      sync.Mutex
+	cfgs    map[int64]store.MonitorConfig
+	batches [][]store.CheckResult
+}
+
+func (f *fakeStore) MonitorConfigs(_ context.Context, ids []int64) ([]store.MonitorConfig, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []store.MonitorConfig
+	for id, c := range f.cfgs {
+		if (ids == nil && c.Enabled) || (len(ids) == 1 && ids[0] == id) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeStore) RecordMonitorResults(_ context.Context, rs []store.CheckResult) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.batches = append(f.batches, append([]store.CheckResult(nil), rs...))
+	return nil
+}
+
+func (f *fakeStore) results() map[int64][]time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[int64][]time.Time{}
+	for _, b := range f.batches {
+		for _, r := range b {
+			out[r.MonitorID] = append(out[r.MonitorID], r.CheckedAt)
+		}
+	}
+	return out
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func TestSchedulerSpreadsRunsOnTimeAndBatchesWrites(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeStore{cfgs: map[int64]store.MonitorConfig{}}
+		for id := int64(1); id <= 200; id++ {
+			f.cfgs[id] = store.MonitorConfig{ID: id, CheckType: "http", IntervalSeconds: 60, TimeoutSeconds: 10, Enabled: true}
+		}
+		check := func(ctx context.Context, m store.MonitorConfig) store.CheckResult {
+			time.Sleep(50 * time.Millisecond) // a fast target
+			return store.CheckResult{MonitorID: m.ID, CheckedAt: time.Now(), Up: true}
+		}
+		s := New(f, f, check, quiet(), Options{Workers: 16})
+		ctx, cancel := context.WithCancel(t.Context())
+		start := time.Now()
+		done := make(chan error)
+		go func() { done <- s.Run(ctx) }()
+		time.Sleep(10*time.Minute - time.Millisecond)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+
+		got := f.results()
+		firstSecond := map[int64]bool{}
+		for id := int64(1); id <= 200; id++ {
+			runs := got[id]
+			if len(runs) != 10 {
+				t.Fatalf("monitor %d ran %d times in 10 minutes at a 60 s interval", id, len(runs))
+			}
+			for i := 1; i < len(runs); i++ {
+				if gap := runs[i].Sub(runs[i-1]); gap != time.Minute {
+					t.Fatalf("monitor %d: runs %v apart", id, gap)
+				}
+			}
+			firstSecond[int64(runs[0].Sub(start)/time.Second)] = true
+		}
+		if len(firstSecond) < 40 {
+			t.Fatalf("first runs fall in only %d distinct seconds of the minute: not spread", len(firstSecond))
+		}
+		st := s.Stats()
+		if st.Started.Load() != 2000 || st.OnTime.Load() != 2000 || st.Written.Load() != 2000 {
+			t.Fatalf("started %d, on time %d, written %d", st.Started.Load(), st.OnTime.Load(), st.Written.Load())
+		}
+		if w := st.Writes.Load(); w > 10*60+1 || w < 10 {
+			t.Fatalf("%d writes for 2000 results: not batched by the second", w)
+		}
+	})
+}
+
+func TestSchedulerFollowsChanges(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeStore{cfgs: map[int64]store.MonitorConfig{
+			1: {ID: 1, IntervalSeconds: 60, TimeoutSeconds: 5, Enabled: true},
+		}}
+		check := func(ctx context.Context, m store.MonitorConfig) store.CheckResult {
+			return store.CheckResult{MonitorID: m.ID, CheckedAt: time.Now(), Up: true}
+		}
+		s := New(f, f, check, quiet(), Options{Workers: 2})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- s.Run(ctx) }()
+		synctest.Wait()
+
+		// A new monitor runs at once; a disabled one stops; a shorter interval applies.
+		created := time.Now()
+		f.mu.Lock()
+		f.cfgs[2] = store.MonitorConfig{ID: 2, IntervalSeconds: 30, TimeoutSeconds: 5, Enabled: true}
+		f.mu.Unlock()
+		s.Changed(ctx, 2)
+		time.Sleep(2 * time.Minute)
+		f.mu.Lock()
+		c := f.cfgs[1]
+		c.Enabled = false
+		f.cfgs[1] = c
+		f.mu.Unlock()
+		s.Changed(ctx, 1)
+		time.Sleep(5 * time.Minute)
+		cancel()
+		<-done
+
+		got := f.results()
+		if len(got[2]) < 14 || got[2][0].Sub(created) > time.Second {
+			t.Fatalf("new monitor: %d runs, first after %v", len(got[2]), got[2][0].Sub(created))
+		}
+		for _, r := range got[1] {
+			if r.After(created.Add(2*time.Minute + time.Second)) {
+				t.Fatalf("a disabled monitor ran at %v", r.Sub(created))
+			}
+		}
+		if s.Len() != 1 {
+			t.Fatalf("%d monitors scheduled, want 1", s.Len())
+		}
+	})
+}
