@@ -92,7 +92,7 @@ func (a *App) Handler() http.Handler { return NewHandler(a.Store, a.Scheduler, a
 func NewHandler(s *store.Store, sched *monitor.Scheduler, cfg config.Config, log *slog.Logger, now func() time.Time) http.Handler {
 	authn := auth.NewAuthenticator(s, auth.DefaultLimits, now)
 	apiH := api.New(api.Config{Store: s, Authn: authn, Log: log, BaseURL: cfg.BaseURL, Version: Version, Monitors: sched})
-	webH := web.New(web.Config{Store: s, Authn: authn, Log: log, Version: Version})
+	webH := web.New(web.Config{Store: s, Monitors: sched, Authn: authn, Log: log, Version: Version})
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiH)
 	mux.Handle("/api", apiH)

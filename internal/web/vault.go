@@ -118,17 +118,10 @@ func (h *Handler) vaultEdit(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) renderForm(w http.ResponseWriter, r *http.Request, status int, id int64, f entryForm, problem string) {
-	orgs, _, err := h.store.ListOrganizations(r.Context(), list.Query{Page: 1, PageSize: list.MaxPageSize, Order: []list.OrderBy{{Column: "o.name"}, {Column: "o.id"}}})
+	writable, err := h.orgsWith(r, auth.VaultCreate)
 	if err != nil {
 		h.serverError(w, r, err)
 		return
-	}
-	c := auth.CallerFrom(r.Context())
-	var writable []store.Organization
-	for _, o := range orgs {
-		if c.Can(o.ID, auth.VaultCreate) {
-			writable = append(writable, o)
-		}
 	}
 	title := "New vault entry"
 	if id != 0 {

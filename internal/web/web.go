@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"clientst0r/internal/api"
 	"clientst0r/internal/apperr"
 	"clientst0r/internal/auth"
 	"clientst0r/internal/list"
@@ -25,6 +26,7 @@ var assets embed.FS
 // Handler serves the web UI.
 type Handler struct {
 	store   *store.Store
+	checker api.MonitorChecker
 	authn   *auth.Authenticator
 	log     *slog.Logger
 	version string
@@ -34,10 +36,11 @@ type Handler struct {
 
 // Config holds the UI's dependencies.
 type Config struct {
-	Store   *store.Store
-	Authn   *auth.Authenticator
-	Log     *slog.Logger
-	Version string
+	Store    *store.Store
+	Monitors api.MonitorChecker
+	Authn    *auth.Authenticator
+	Log      *slog.Logger
+	Version  string
 }
 
 var funcs = template.FuncMap{
@@ -56,9 +59,10 @@ var funcs = template.FuncMap{
 
 // New returns the UI handler.
 func New(cfg Config) *Handler {
-	h := &Handler{store: cfg.Store, authn: cfg.Authn, log: cfg.Log, version: cfg.Version, pages: map[string]*template.Template{},
+	h := &Handler{store: cfg.Store, checker: cfg.Monitors, authn: cfg.Authn, log: cfg.Log, version: cfg.Version, pages: map[string]*template.Template{},
 		mux: http.NewServeMux()}
-	for _, p := range []string{"login", "home", "keys", "webhooks", "webhook", "delivery", "vault_list", "vault_entry", "vault_form"} {
+	for _, p := range []string{"login", "home", "keys", "webhooks", "webhook", "delivery", "vault_list", "vault_entry", "vault_form",
+		"monitor_list", "monitor", "monitor_form"} {
 		h.pages[p] = template.Must(template.New(p).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+p+".html"))
 	}
 	static, _ := fs.Sub(assets, "static")
@@ -78,6 +82,14 @@ func New(cfg Config) *Handler {
 	h.mux.HandleFunc("GET /vault/{id}/edit", h.session(h.vaultEdit))
 	h.mux.HandleFunc("POST /vault/{id}/edit", h.session(h.vaultUpdate))
 	h.mux.HandleFunc("POST /vault/{id}/delete", h.session(h.vaultDelete))
+	h.mux.HandleFunc("GET /monitors", h.session(h.monitorList))
+	h.mux.HandleFunc("GET /monitors/new", h.session(h.monitorNew))
+	h.mux.HandleFunc("POST /monitors/new", h.session(h.monitorCreate))
+	h.mux.HandleFunc("GET /monitors/{id}", h.session(h.monitorPage))
+	h.mux.HandleFunc("POST /monitors/{id}/check", h.session(h.monitorCheck))
+	h.mux.HandleFunc("GET /monitors/{id}/edit", h.session(h.monitorEdit))
+	h.mux.HandleFunc("POST /monitors/{id}/edit", h.session(h.monitorUpdate))
+	h.mux.HandleFunc("POST /monitors/{id}/delete", h.session(h.monitorDelete))
 	h.mux.HandleFunc("GET /settings/webhooks", h.session(h.webhooksPage))
 	h.mux.HandleFunc("POST /settings/webhooks", h.session(h.createWebhook))
 	h.mux.HandleFunc("GET /settings/webhooks/{id}", h.session(h.webhookPage))

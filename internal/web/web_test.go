@@ -302,3 +302,37 @@ func authCtx(t *testing.T, e *testutil.Env, u store.User) context.Context {
 	}
 	return auth.WithCaller(context.Background(), c)
 }
+
+func TestMonitorPages(t *testing.T) {
+	testutil.EachEnv(t, func(t *testing.T, e *testutil.Env) {
+		target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "fine") }))
+		defer target.Close()
+		org := e.Org("Acme Corp")
+		u := e.User("ops@acme.test", false)
+		e.Member(org.ID, u.Email, "editor")
+		b := newBrowser(t, e)
+		b.login(u.Email, testutil.Password)
+		s, body := b.do("POST", "/monitors/new", url.Values{"organization": {itoa(org.ID)}, "name": {"Main site"}, "check_type": {"http"},
+			"url": {target.URL}, "http_method": {"GET"}, "expected_status": {"200-299"}, "interval_seconds": {"60"}, "timeout_seconds": {"5"},
+			"failure_threshold": {"3"}, "success_threshold": {"2"}, "ssl_warning_days": {"14"}, "enabled": {"1"}, "follow_redirects": {"1"}})
+		page := b.last
+		if s != 200 || !strings.HasPrefix(page, "/monitors/") || !strings.Contains(body, "pending") {
+			t.Fatalf("create: %d at %s", s, page)
+		}
+		for range 3 {
+			e.Clock.Advance(time.Minute)
+			b.do("POST", page+"/check", url.Values{})
+		}
+		_, body = b.do("GET", page, nil)
+		if !strings.Contains(body, `mon-up">up`) || !strings.Contains(body, "<svg class=\"chart\"") || !strings.Contains(body, "100 %") {
+			t.Fatalf("monitor page after checks:\n%s", body)
+		}
+		if _, body = b.do("GET", "/monitors?status=up", nil); !strings.Contains(body, "Main site") {
+			t.Fatal("list filter")
+		}
+		if s, body = b.do("POST", page+"/edit", url.Values{"name": {"Main site"}, "check_type": {"http"}, "url": {"ftp://x"},
+			"interval_seconds": {"60"}, "timeout_seconds": {"5"}}); s != 400 || !strings.Contains(body, "url:") {
+			t.Fatalf("bad edit: %d", s)
+		}
+	})
+}

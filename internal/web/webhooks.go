@@ -49,17 +49,10 @@ func (h *Handler) renderWebhooks(w http.ResponseWriter, r *http.Request, status 
 		h.serverError(w, r, err)
 		return
 	}
-	orgs, _, err := h.store.ListOrganizations(ctx, list.Query{Page: 1, PageSize: list.MaxPageSize, Order: []list.OrderBy{{Column: "o.name"}, {Column: "o.id"}}})
+	manageable, err := h.orgsWith(r, auth.WebhooksManage)
 	if err != nil {
 		h.serverError(w, r, err)
 		return
-	}
-	c := auth.CallerFrom(ctx)
-	var manageable []store.Organization
-	for _, o := range orgs {
-		if c.Can(o.ID, auth.WebhooksManage) {
-			manageable = append(manageable, o)
-		}
 	}
 	v["Title"], v["Hooks"], v["HookCount"], v["Orgs"], v["EventNames"] = "Webhooks", hooks, n, manageable, store.EventNames
 	h.render(w, r, status, "webhooks", v)
