@@ -25,6 +25,7 @@ type Handler struct {
 	log     *slog.Logger
 	baseURL string // "" derives absolute URLs from the request
 	checker MonitorChecker
+	rmm     IntegrationTester
 	mux     *http.ServeMux
 	// endpoints are the declarations of routes.go; openapi is the document generated from them.
 	endpoints []endpoint
@@ -40,11 +41,14 @@ type Config struct {
 	Version string
 	// Monitors runs manual checks.
 	Monitors MonitorChecker
+	// RMM tests integration connections.
+	RMM IntegrationTester
 }
 
 // New returns the API handler.
 func New(cfg Config) *Handler {
-	h := &Handler{store: cfg.Store, authn: cfg.Authn, log: cfg.Log, baseURL: cfg.BaseURL, checker: cfg.Monitors, mux: http.NewServeMux()}
+	h := &Handler{store: cfg.Store, authn: cfg.Authn, log: cfg.Log, baseURL: cfg.BaseURL, checker: cfg.Monitors, rmm: cfg.RMM,
+		mux: http.NewServeMux()}
 	h.routes()
 	doc, err := openAPI(h.endpoints, cfg.Version)
 	if err != nil {

@@ -52,6 +52,20 @@ func (h *Handler) routes() {
 		endpoint{method: "POST", path: "monitors/{id}/check", handler: h.checkMonitor, out: CheckResult{}, status: 200,
 			summary: "Run a monitor's check now and return its result"},
 	)
+	h.crud("integrations", "integration", Integration{}, &store.IntegrationSpec, crudHandlers{
+		h.listIntegrations, h.createIntegration, h.getIntegration, h.replaceIntegration, h.patchIntegration, h.deleteIntegration})
+	h.endpoints = append(h.endpoints,
+		endpoint{method: "POST", path: "integrations/{id}/sync", handler: h.syncIntegration, out: SyncRun{}, status: 202,
+			summary: "Start a sync now (?dry_run=true reports what it would change)"},
+		endpoint{method: "POST", path: "integrations/{id}/test", handler: h.testIntegration, out: ConnectionTest{}, status: 200,
+			summary: "Test the connection and credentials"},
+		endpoint{method: "GET", path: "integrations/{id}/runs", handler: h.listRuns, out: SyncRun{}, status: 200, list: &store.RunSpec,
+			summary: "List an integration's sync runs"},
+		endpoint{method: "GET", path: "integrations/{id}/devices", handler: h.listRMMDevices, out: RMMDevice{}, status: 200,
+			list: &store.RMMDeviceSpec, summary: "List an integration's vendor devices and their assets"},
+		endpoint{method: "GET", path: "rmm-alerts", handler: h.listRMMAlerts, out: RMMAlert{}, status: 200, list: &store.RMMAlertSpec,
+			summary: "List RMM alerts (Datto)"},
+	)
 	h.crud("webhooks", "webhook", Webhook{}, &store.WebhookSpec, crudHandlers{
 		h.listWebhooks, h.createWebhook, h.getWebhook, h.replaceWebhook, h.patchWebhook, h.deleteWebhook})
 	h.endpoints = append(h.endpoints,

@@ -86,12 +86,15 @@ func NewScheduler(s *store.Store, log *slog.Logger, roots *x509.CertPool, now fu
 func (a *App) Close() error { return a.DB.Close() }
 
 // Handler is the whole HTTP surface: the API under /api/, the web UI everywhere else.
-func (a *App) Handler() http.Handler { return NewHandler(a.Store, a.Scheduler, a.Cfg, a.Log, time.Now) }
+func (a *App) Handler() http.Handler {
+	return NewHandler(a.Store, a.Scheduler, a.Queue.RMM, a.Cfg, a.Log, time.Now)
+}
 
 // NewHandler builds the HTTP surface over a store; now is the clock for rate limits.
-func NewHandler(s *store.Store, sched *monitor.Scheduler, cfg config.Config, log *slog.Logger, now func() time.Time) http.Handler {
+func NewHandler(s *store.Store, sched *monitor.Scheduler, rmm api.IntegrationTester, cfg config.Config, log *slog.Logger,
+	now func() time.Time) http.Handler {
 	authn := auth.NewAuthenticator(s, auth.DefaultLimits, now)
-	apiH := api.New(api.Config{Store: s, Authn: authn, Log: log, BaseURL: cfg.BaseURL, Version: Version, Monitors: sched})
+	apiH := api.New(api.Config{Store: s, Authn: authn, Log: log, BaseURL: cfg.BaseURL, Version: Version, Monitors: sched, RMM: rmm})
 	webH := web.New(web.Config{Store: s, Monitors: sched, Authn: authn, Log: log, Version: Version})
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiH)

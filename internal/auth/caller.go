@@ -82,8 +82,11 @@ func NewCaller(u User, members []Membership, key *Key) *Caller {
 }
 
 // System is the caller for operator commands run on the server itself.
-func System() *Caller {
-	return &Caller{User: User{Email: "system", IsSuperuser: true}, all: true, allPerms: AllPerms}
+func System() *Caller { return Service("system") }
+
+// Service is a caller with system powers named for the audit log, such as an integration's sync.
+func Service(name string) *Caller {
+	return &Caller{User: User{Email: name, IsSuperuser: true}, all: true, allPerms: AllPerms}
 }
 
 // Can is the one permission check: may the caller do p in organization org?

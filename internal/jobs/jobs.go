@@ -18,6 +18,7 @@ import (
 
 	"clientst0r/internal/db"
 	"clientst0r/internal/events"
+	"clientst0r/internal/rmm"
 	"clientst0r/internal/store"
 	"clientst0r/internal/vault"
 )
@@ -26,6 +27,8 @@ import (
 type Queue struct {
 	client *river.Client[*sql.Tx]
 	now    func() time.Time
+	// RMM runs integration syncs; the API uses it for connection tests.
+	RMM *rmm.Engine
 }
 
 // Options tune the queue; zero values take the defaults.
@@ -44,6 +47,8 @@ type Options struct {
 	HIBPURL string
 	// BreachEvery is how often the whole vault is re-checked.
 	BreachEvery time.Duration
+	// RMMRateScale scales the RMM vendors' rate limits (tests against fakes); 0 is 1.
+	RMMRateScale float64
 }
 
 // Retention of history (SPEC §5 and §7).
@@ -84,6 +89,9 @@ func New(d *db.DB, s *store.Store, log *slog.Logger, opts Options) (*Queue, erro
 			river.NewPeriodicJob(river.PeriodicInterval(opts.RetentionEvery),
 				func() (river.JobArgs, *river.InsertOpts) { return RetentionArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
+				func() (river.JobArgs, *river.InsertOpts) { return RMMScheduleArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(opts.BreachEvery),
 				func() (river.JobArgs, *river.InsertOpts) {
 					return BreachScanArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: time.Hour}}
@@ -106,6 +114,10 @@ func New(d *db.DB, s *store.Store, log *slog.Logger, opts Options) (*Queue, erro
 	river.AddWorker(workers, &breachScanWorker{scanner: scanner})
 	river.AddWorker(workers, &breachCheckWorker{scanner: scanner})
 	river.AddWorker(workers, &reencryptWorker{store: s})
+	q.RMM = &rmm.Engine{Store: s, HTTP: events.NewClient(60*time.Second, opts.AllowPrivateTargets), RateScale: opts.RMMRateScale,
+		Now: now, Log: log}
+	river.AddWorker(workers, &syncWorker{engine: q.RMM})
+	river.AddWorker(workers, &rmmScheduleWorker{engine: q.RMM})
 	cfg.Workers = workers
 	rc, err := river.NewClient(driver, cfg)
 	if err != nil {
@@ -176,4 +188,36 @@ func (w *retentionWorker) Work(ctx context.Context, job *river.Job[RetentionArgs
 	}
 	_, err := w.store.PruneDeliveries(ctx, DeliveryRetention)
 	return err
+}
+
+// syncWorker runs one integration sync.
+type syncWorker struct {
+	river.WorkerDefaults[store.SyncArgs]
+	engine *rmm.Engine
+}
+
+func (w *syncWorker) Timeout(*river.Job[store.SyncArgs]) time.Duration { return 6 * time.Hour }
+
+func (w *syncWorker) Work(ctx context.Context, job *river.Job[store.SyncArgs]) error {
+	return w.engine.Run(ctx, job.Args.RunID)
+}
+
+// RMMScheduleArgs starts the integration syncs that are due; it runs every minute.
+type RMMScheduleArgs struct{}
+
+// Kind names the job.
+func (RMMScheduleArgs) Kind() string { return "rmm.schedule" }
+
+// InsertOpts keeps one queued at a time.
+func (RMMScheduleArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: time.Minute}}
+}
+
+type rmmScheduleWorker struct {
+	river.WorkerDefaults[RMMScheduleArgs]
+	engine *rmm.Engine
+}
+
+func (w *rmmScheduleWorker) Work(ctx context.Context, job *river.Job[RMMScheduleArgs]) error {
+	return w.engine.Schedule(ctx)
 }

@@ -167,39 +167,44 @@ func createScoped[T any, P record[T]](ctx context.Context, s *Store, k *kind[T, 
 	if err != nil {
 		return v, err
 	}
-	b := P(&v).scoped()
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error { return insertIn(ctx, tx, s, k, c, &v) })
+	s.changed(k.table)
+	return v, wrap(err, "create "+k.object)
+}
+
+// insertIn creates a record inside tx, with every check, hook and audit row of createScoped;
+// batch writers (the RMM sync) call it directly to put many records in one transaction.
+func insertIn[T any, P record[T]](ctx context.Context, tx *sql.Tx, s *Store, k *kind[T, P], c *auth.Caller, v *T) error {
+	b := P(v).scoped()
+	var err error
 	if b.OrgID, err = resolveOrgForCreate(c, b.OrgID, k.create); err != nil {
-		return v, err
+		return err
 	}
 	now := s.Now()
 	b.CreatedAt, b.UpdatedAt = now, now
-	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
-		if err := k.prepare(ctx, tx, c, &v); err != nil {
+	if err := k.prepare(ctx, tx, c, v); err != nil {
+		return err
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT name FROM organizations WHERE id = $1`, b.OrgID).Scan(&b.OrgName); err != nil {
+		return notFound(err, "organization of new "+k.object)
+	}
+	cols := append([]string{"organization_id", "created_at", "updated_at"}, k.cols...)
+	args := append([]any{b.OrgID, now, now}, k.values(v)...)
+	ph := make([]string, len(cols))
+	for i := range ph {
+		ph[i] = fmt.Sprintf("$%d", i+1)
+	}
+	err = tx.QueryRowContext(ctx, `INSERT INTO `+k.table+` (`+strings.Join(cols, ", ")+`) VALUES (`+strings.Join(ph, ", ")+`) RETURNING id`,
+		args...).Scan(&b.ID)
+	if err != nil {
+		return err
+	}
+	if k.written != nil {
+		if err := k.written(ctx, tx, s, nil, v); err != nil {
 			return err
 		}
-		if err := tx.QueryRowContext(ctx, `SELECT name FROM organizations WHERE id = $1`, b.OrgID).Scan(&b.OrgName); err != nil {
-			return notFound(err, "organization of new "+k.object)
-		}
-		cols := append([]string{"organization_id", "created_at", "updated_at"}, k.cols...)
-		args := append([]any{b.OrgID, now, now}, k.values(&v)...)
-		ph := make([]string, len(cols))
-		for i := range ph {
-			ph[i] = fmt.Sprintf("$%d", i+1)
-		}
-		err := tx.QueryRowContext(ctx, `INSERT INTO `+k.table+` (`+strings.Join(cols, ", ")+`) VALUES (`+strings.Join(ph, ", ")+`) RETURNING id`,
-			args...).Scan(&b.ID)
-		if err != nil {
-			return err
-		}
-		if k.written != nil {
-			if err := k.written(ctx, tx, s, nil, &v); err != nil {
-				return err
-			}
-		}
-		return s.audit(ctx, tx, &b.OrgID, "create", k.object, &b.ID, k.repr(&v), diff(nil, k.fields(&v)))
-	})
-	s.changed(k.table)
-	return v, wrap(err, "create "+k.object)
+	}
+	return s.audit(ctx, tx, &b.OrgID, "create", k.object, &b.ID, k.repr(v), diff(nil, k.fields(v)))
 }
 
 // updateScoped applies change to a record and saves it when something changed. The organization
@@ -211,51 +216,56 @@ func updateScoped[T any, P record[T]](ctx context.Context, s *Store, k *kind[T, 
 		return out, err
 	}
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
-		before, err := getScoped(ctx, s, k, tx, c, id, true)
-		if err != nil {
-			return err
-		}
-		bb := P(before).scoped()
-		if !c.Can(bb.OrgID, k.edit) {
-			return apperr.ErrForbidden
-		}
-		v := *before
-		if err := change(&v); err != nil {
-			return err
-		}
-		b := P(&v).scoped()
-		if b.OrgID != bb.OrgID && b.OrgID != 0 {
-			return apperr.Field("organization", "This field cannot be changed.")
-		}
-		*b = *bb
-		if err := k.prepare(ctx, tx, c, &v); err != nil {
-			return err
-		}
-		ch := diff(k.fields(before), k.fields(&v))
-		if len(ch) == 0 {
-			out = *before
-			return nil
-		}
-		b.UpdatedAt = s.Now()
-		set := make([]string, len(k.cols))
-		for i, col := range k.cols {
-			set[i] = fmt.Sprintf("%s = $%d", col, i+1)
-		}
-		args := append(k.values(&v), b.UpdatedAt, id)
-		if _, err := tx.ExecContext(ctx, `UPDATE `+k.table+` SET `+strings.Join(set, ", ")+fmt.Sprintf(", updated_at = $%d WHERE id = $%d", len(set)+1, len(set)+2),
-			args...); err != nil {
-			return err
-		}
-		if k.written != nil {
-			if err := k.written(ctx, tx, s, before, &v); err != nil {
-				return err
-			}
-		}
-		out = v
-		return s.audit(ctx, tx, &b.OrgID, "update", k.object, &b.ID, k.repr(&v), ch)
+		out, _, err = updateIn(ctx, tx, s, k, c, id, change)
+		return err
 	})
 	s.changed(k.table)
 	return out, wrap(err, "update "+k.object)
+}
+
+// updateIn is updateScoped inside tx; changed reports whether anything was written.
+func updateIn[T any, P record[T]](ctx context.Context, tx *sql.Tx, s *Store, k *kind[T, P], c *auth.Caller, id int64,
+	change func(*T) error) (out T, changed bool, err error) {
+	before, err := getScoped(ctx, s, k, tx, c, id, true)
+	if err != nil {
+		return out, false, err
+	}
+	bb := P(before).scoped()
+	if !c.Can(bb.OrgID, k.edit) {
+		return out, false, apperr.ErrForbidden
+	}
+	v := *before
+	if err := change(&v); err != nil {
+		return out, false, err
+	}
+	b := P(&v).scoped()
+	if b.OrgID != bb.OrgID && b.OrgID != 0 {
+		return out, false, apperr.Field("organization", "This field cannot be changed.")
+	}
+	*b = *bb
+	if err := k.prepare(ctx, tx, c, &v); err != nil {
+		return out, false, err
+	}
+	ch := diff(k.fields(before), k.fields(&v))
+	if len(ch) == 0 {
+		return *before, false, nil
+	}
+	b.UpdatedAt = s.Now()
+	set := make([]string, len(k.cols))
+	for i, col := range k.cols {
+		set[i] = fmt.Sprintf("%s = $%d", col, i+1)
+	}
+	args := append(k.values(&v), b.UpdatedAt, id)
+	if _, err := tx.ExecContext(ctx, `UPDATE `+k.table+` SET `+strings.Join(set, ", ")+fmt.Sprintf(", updated_at = $%d WHERE id = $%d", len(set)+1, len(set)+2),
+		args...); err != nil {
+		return out, false, err
+	}
+	if k.written != nil {
+		if err := k.written(ctx, tx, s, before, &v); err != nil {
+			return out, false, err
+		}
+	}
+	return v, true, s.audit(ctx, tx, &b.OrgID, "update", k.object, &b.ID, k.repr(&v), ch)
 }
 
 // deleteScoped deletes a record the caller may delete.

@@ -123,12 +123,12 @@ func NewEnvWith(t testing.TB, dialect db.Dialect, opts EnvOptions) *Env {
 	}
 	s := store.New(d, auth.DeriveSecrets(MasterKey), keyring, store.Options{Now: clock.Now, AssetJSON: api.AssetEvent("")})
 	q, err := jobs.New(d, s, log, jobs.Options{Now: clock.Now, AllowPrivateTargets: true, Poll: 20 * time.Millisecond, Version: "test",
-		HIBPURL: opts.HIBPURL})
+		HIBPURL: opts.HIBPURL, RMMRateScale: 50})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sched := app.NewScheduler(s, log, opts.Roots, clock.Now)
-	srv := httptest.NewServer(app.NewHandler(s, sched, config.Config{}, log, clock.Now))
+	srv := httptest.NewServer(app.NewHandler(s, sched, q.RMM, config.Config{}, log, clock.Now))
 	t.Cleanup(srv.Close)
 	return &Env{t: t, DB: d, Store: s, Clock: clock, Server: srv, Queue: q, Sched: sched, Logs: logs,
 		Sys: auth.WithCaller(context.Background(), auth.System())}

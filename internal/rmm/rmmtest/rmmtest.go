@@ -26,12 +26,12 @@ type Device struct {
 
 // Alert is a Datto alert as a test describes it.
 type Alert struct {
-	UID      string
-	DeviceID int64
-	Priority string // Critical, High, Moderate, Low, Information
-	Message  string
-	Resolved bool
-	At       time.Time
+	UID        string
+	DeviceID   int64
+	Priority   string // Critical, High, Moderate, Low, Information
+	Message    string
+	Resolved   bool
+	At         time.Time
 	ResolvedAt time.Time
 }
 
