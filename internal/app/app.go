@@ -95,7 +95,7 @@ func NewHandler(s *store.Store, sched *monitor.Scheduler, rmm api.IntegrationTes
 	now func() time.Time) http.Handler {
 	authn := auth.NewAuthenticator(s, auth.DefaultLimits, now)
 	apiH := api.New(api.Config{Store: s, Authn: authn, Log: log, BaseURL: cfg.BaseURL, Version: Version, Monitors: sched, RMM: rmm})
-	webH := web.New(web.Config{Store: s, Monitors: sched, Authn: authn, Log: log, Version: Version})
+	webH := web.New(web.Config{Store: s, Monitors: sched, RMM: rmm, Authn: authn, Log: log, Version: Version})
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiH)
 	mux.Handle("/api", apiH)

@@ -27,6 +27,7 @@ var assets embed.FS
 type Handler struct {
 	store   *store.Store
 	checker api.MonitorChecker
+	rmm     IntegrationTester
 	authn   *auth.Authenticator
 	log     *slog.Logger
 	version string
@@ -38,12 +39,15 @@ type Handler struct {
 type Config struct {
 	Store    *store.Store
 	Monitors api.MonitorChecker
+	RMM      IntegrationTester
 	Authn    *auth.Authenticator
 	Log      *slog.Logger
 	Version  string
 }
 
 var funcs = template.FuncMap{
+	"trimOptional": func(s string) string { return strings.TrimSuffix(s, "?") },
+	"deref":        func(b *bool) bool { return b != nil && *b },
 	"fmtTime": func(t any) string {
 		switch v := t.(type) {
 		case time.Time:
@@ -59,10 +63,10 @@ var funcs = template.FuncMap{
 
 // New returns the UI handler.
 func New(cfg Config) *Handler {
-	h := &Handler{store: cfg.Store, checker: cfg.Monitors, authn: cfg.Authn, log: cfg.Log, version: cfg.Version, pages: map[string]*template.Template{},
+	h := &Handler{store: cfg.Store, checker: cfg.Monitors, rmm: cfg.RMM, authn: cfg.Authn, log: cfg.Log, version: cfg.Version, pages: map[string]*template.Template{},
 		mux: http.NewServeMux()}
 	for _, p := range []string{"login", "home", "keys", "webhooks", "webhook", "delivery", "vault_list", "vault_entry", "vault_form",
-		"monitor_list", "monitor", "monitor_form"} {
+		"monitor_list", "monitor", "monitor_form", "integrations", "integration"} {
 		h.pages[p] = template.Must(template.New(p).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+p+".html"))
 	}
 	static, _ := fs.Sub(assets, "static")
@@ -90,6 +94,11 @@ func New(cfg Config) *Handler {
 	h.mux.HandleFunc("GET /monitors/{id}/edit", h.session(h.monitorEdit))
 	h.mux.HandleFunc("POST /monitors/{id}/edit", h.session(h.monitorUpdate))
 	h.mux.HandleFunc("POST /monitors/{id}/delete", h.session(h.monitorDelete))
+	h.mux.HandleFunc("GET /settings/integrations", h.session(h.integrationsPage))
+	h.mux.HandleFunc("POST /settings/integrations", h.session(h.integrationCreate))
+	h.mux.HandleFunc("GET /settings/integrations/{id}", h.session(h.integrationPage))
+	h.mux.HandleFunc("POST /settings/integrations/{id}", h.session(h.integrationUpdate))
+	h.mux.HandleFunc("POST /settings/integrations/{id}/{action}", h.session(h.integrationAction))
 	h.mux.HandleFunc("GET /settings/webhooks", h.session(h.webhooksPage))
 	h.mux.HandleFunc("POST /settings/webhooks", h.session(h.createWebhook))
 	h.mux.HandleFunc("GET /settings/webhooks/{id}", h.session(h.webhookPage))

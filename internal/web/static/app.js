@@ -40,3 +40,13 @@ document.addEventListener("click", async (e) => {
     if (remaining <= 0) await load(); else left.textContent = remaining + " s";
   }, 1000);
 });
+// The integration form shows only the chosen provider's credential fields.
+function showCredentials(select) {
+  for (const fs of select.form.querySelectorAll("[data-credentials]")) {
+    const on = fs.dataset.credentials === select.value;
+    fs.hidden = !on;
+    for (const input of fs.querySelectorAll("input")) input.disabled = !on;
+  }
+}
+document.addEventListener("change", (e) => { if (e.target.matches("[data-provider]")) showCredentials(e.target); });
+document.addEventListener("DOMContentLoaded", () => document.querySelectorAll("[data-provider]").forEach(showCredentials));
