@@ -44,6 +44,9 @@ func (h *Handler) routes() {
 		endpoint{method: "GET", path: "passwords/{id}/otp", handler: h.passwordOTP, out: OTPCode{}, status: 200,
 			summary: "Get an entry's current TOTP code (needs vault.reveal; audited)"},
 	)
+	h.crud("vehicles", "vehicle", Vehicle{}, &store.VehicleSpec, crudHandlers{
+		h.listVehicles, h.createVehicle, h.getVehicle, h.replaceVehicle, h.patchVehicle, h.deleteVehicle})
+	h.endpoints = append(h.endpoints, h.vehicleLogEndpoints()...)
 	h.crud("monitors", "monitor", Monitor{}, &store.MonitorSpec, crudHandlers{
 		h.listMonitors, h.createMonitor, h.getMonitor, h.replaceMonitor, h.patchMonitor, h.deleteMonitor})
 	h.endpoints = append(h.endpoints,

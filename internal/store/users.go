@@ -222,10 +222,14 @@ func (s *Store) RemoveMember(ctx context.Context, org int64, email string) error
 		if n, _ := res.RowsAffected(); n == 0 {
 			return apperr.Field("email", u.Email+" is not a member of this organization.")
 		}
+		if err := s.unassignVehicles(ctx, tx, org, u.ID); err != nil {
+			return err
+		}
 		return s.audit(ctx, tx, &org, "member.remove", "membership", &u.ID, u.Email, nil)
 	})
 	if err == nil {
 		s.authChanged()
+		s.changed("vehicles")
 	}
 	return wrap(err, "remove member")
 }

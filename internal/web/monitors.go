@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,18 +18,8 @@ import (
 // and the create/edit form. Manual checks go through the same scheduler as the API's.
 
 func (h *Handler) monitorList(w http.ResponseWriter, r *http.Request) {
-	q := url.Values{}
-	for _, k := range []string{"search", "status", "check_type", "organization", "page"} {
-		if v := r.URL.Query().Get(k); v != "" {
-			q.Set(k, v)
-		}
-	}
-	v := map[string]any{"Title": "Monitors", "Query": q, "Statuses": store.MonitorStatuses, "Types": store.CheckTypes}
-	lq, err := list.Parse(&store.MonitorSpec, q)
-	if err != nil {
-		v["Error"] = "Invalid filter."
-		lq, _ = list.Parse(&store.MonitorSpec, url.Values{})
-	}
+	v := map[string]any{"Title": "Monitors", "Statuses": store.MonitorStatuses, "Types": store.CheckTypes}
+	lq := listFilters(r, &store.MonitorSpec, v, "search", "status", "check_type", "organization", "page")
 	ms, n, err := h.store.ListMonitors(r.Context(), lq)
 	if err != nil && !apperr.Is(err, apperr.Forbidden) {
 		h.serverError(w, r, err)
@@ -247,14 +236,5 @@ func (h *Handler) monitorUpdate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) monitorDelete(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathInt(r, "id")
-	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	if err := h.store.DeleteMonitor(r.Context(), id); err != nil {
-		h.pageError(w, r, err)
-		return
-	}
-	http.Redirect(w, r, "/monitors", http.StatusSeeOther)
+	h.deleteRecord(w, r, h.store.DeleteMonitor, "/monitors")
 }

@@ -2,13 +2,11 @@ package web
 
 import (
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
 	"clientst0r/internal/apperr"
 	"clientst0r/internal/auth"
-	"clientst0r/internal/list"
 	"clientst0r/internal/store"
 )
 
@@ -16,32 +14,15 @@ import (
 // reveal and copy, a live TOTP code, the breach badge, and create/edit forms.
 
 func (h *Handler) vaultList(w http.ResponseWriter, r *http.Request) {
-	q := url.Values{}
-	for _, k := range []string{"search", "organization", "password_type", "breach_status", "page"} {
-		if v := r.URL.Query().Get(k); v != "" {
-			q.Set(k, v)
-		}
-	}
-	lq, err := list.Parse(&store.PasswordSpec, q)
-	v := map[string]any{"Title": "Vault", "Query": q, "Types": store.PasswordTypes, "BreachStatuses": store.BreachStatuses}
-	if err != nil {
-		v["Error"] = "Invalid filter."
-		lq, _ = list.Parse(&store.PasswordSpec, url.Values{})
-	}
+	v := map[string]any{"Title": "Vault", "Types": store.PasswordTypes, "BreachStatuses": store.BreachStatuses}
+	lq := listFilters(r, &store.PasswordSpec, v, "search", "organization", "password_type", "breach_status", "page")
 	entries, n, err := h.store.ListPasswords(r.Context(), lq)
 	if err != nil && !apperr.Is(err, apperr.NotFound) && !apperr.Is(err, apperr.Forbidden) {
 		h.serverError(w, r, err)
 		return
 	}
 	v["Entries"], v["Count"], v["Now"] = entries, n, h.store.Now()
-	if lq.Page*lq.PageSize < n {
-		next := url.Values{}
-		for k := range q {
-			next.Set(k, q.Get(k))
-		}
-		next.Set("page", strconv.Itoa(lq.Page+1))
-		v["NextPage"] = "?" + next.Encode()
-	}
+	morePages(v, lq, n)
 	h.render(w, r, http.StatusOK, "vault_list", v)
 }
 
@@ -215,14 +196,5 @@ func (h *Handler) vaultUpdate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) vaultDelete(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathInt(r, "id")
-	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	if err := h.store.DeletePassword(r.Context(), id); err != nil {
-		h.pageError(w, r, err)
-		return
-	}
-	http.Redirect(w, r, "/vault", http.StatusSeeOther)
+	h.deleteRecord(w, r, h.store.DeletePassword, "/vault")
 }

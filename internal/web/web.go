@@ -48,6 +48,13 @@ type Config struct {
 var funcs = template.FuncMap{
 	"trimOptional": func(s string) string { return strings.TrimSuffix(s, "?") },
 	"deref":        func(b *bool) bool { return b != nil && *b },
+	// num prints an optional number with prec decimals ("" for none).
+	"num": func(prec int, x *float64) string {
+		if x == nil {
+			return ""
+		}
+		return strconv.FormatFloat(*x, 'f', prec, 64)
+	},
 	"fmtTime": func(t any) string {
 		switch v := t.(type) {
 		case time.Time:
@@ -66,7 +73,7 @@ func New(cfg Config) *Handler {
 	h := &Handler{store: cfg.Store, checker: cfg.Monitors, rmm: cfg.RMM, authn: cfg.Authn, log: cfg.Log, version: cfg.Version, pages: map[string]*template.Template{},
 		mux: http.NewServeMux()}
 	for _, p := range []string{"login", "home", "keys", "webhooks", "webhook", "delivery", "vault_list", "vault_entry", "vault_form",
-		"monitor_list", "monitor", "monitor_form", "integrations", "integration"} {
+		"monitor_list", "monitor", "monitor_form", "integrations", "integration", "vehicle_list", "vehicle", "vehicle_form"} {
 		h.pages[p] = template.Must(template.New(p).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+p+".html"))
 	}
 	static, _ := fs.Sub(assets, "static")
@@ -94,6 +101,14 @@ func New(cfg Config) *Handler {
 	h.mux.HandleFunc("GET /monitors/{id}/edit", h.session(h.monitorEdit))
 	h.mux.HandleFunc("POST /monitors/{id}/edit", h.session(h.monitorUpdate))
 	h.mux.HandleFunc("POST /monitors/{id}/delete", h.session(h.monitorDelete))
+	h.mux.HandleFunc("GET /vehicles", h.session(h.vehicleList))
+	h.mux.HandleFunc("GET /vehicles/new", h.session(h.vehicleNew))
+	h.mux.HandleFunc("POST /vehicles/new", h.session(h.vehicleCreate))
+	h.mux.HandleFunc("GET /vehicles/{id}", h.session(h.vehiclePage))
+	h.mux.HandleFunc("GET /vehicles/{id}/edit", h.session(h.vehicleEdit))
+	h.mux.HandleFunc("POST /vehicles/{id}/edit", h.session(h.vehicleUpdate))
+	h.mux.HandleFunc("POST /vehicles/{id}/delete", h.session(h.vehicleDelete))
+	h.mux.HandleFunc("POST /vehicles/{id}/{log}", h.session(h.vehicleAddEntry))
 	h.mux.HandleFunc("GET /settings/integrations", h.session(h.integrationsPage))
 	h.mux.HandleFunc("POST /settings/integrations", h.session(h.integrationCreate))
 	h.mux.HandleFunc("GET /settings/integrations/{id}", h.session(h.integrationPage))
