@@ -24,6 +24,9 @@ type Endpoint struct {
 	// Body returns the body of the next request, nil for none.
 	Body func(rng *rand.Rand) []byte
 	Want int // the status of a successful response
+	// Check, when set, reads the answer of a successful request (path is the one requested); an
+	// error counts the request as failed. It is called concurrently.
+	Check func(path string, body []byte) error
 }
 
 // Scenario is what the standard endpoints need to know about the data.
@@ -180,12 +183,20 @@ func Run(ctx context.Context, t Target, e Endpoint, concurrency int, d time.Dura
 
 // do sends one request and reads the whole answer; an unexpected status is an error.
 func do(ctx context.Context, t Target, e Endpoint, key string, rng *rand.Rand) error {
-	status, _, body, err := send(ctx, t, e, key, rng, false)
+	path := ""
+	if e.Check != nil { // the path is drawn here, so Check knows what was asked for
+		path = e.Path(rng)
+		e.Path = func(*rand.Rand) string { return path }
+	}
+	status, _, body, err := send(ctx, t, e, key, rng, e.Check != nil)
 	if err != nil {
 		return err
 	}
 	if status != e.Want {
 		return fmt.Errorf("%s %d: %.200s", e.Name, status, body)
+	}
+	if e.Check != nil {
+		return e.Check(path, body)
 	}
 	return nil
 }

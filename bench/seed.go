@@ -32,6 +32,8 @@ type Install struct {
 	DataDir     string // SQLite file and generated master.key
 	DatabaseURL string // "" for SQLite in DataDir, or postgres://…
 	MasterKey   []byte // nil: the key file on SQLite, MasterKey on PostgreSQL
+	// AllowPrivateTargets lets webhooks reach loopback receivers (CLIENTST0R_ALLOW_PRIVATE_TARGETS).
+	AllowPrivateTargets bool
 }
 
 // Open opens the installation the way the server does (app.Open: migrations and the master key
@@ -49,7 +51,8 @@ func Open(ctx context.Context, in Install, log *slog.Logger) (*app.App, error) {
 	if key == nil && dialect == db.Postgres {
 		key = MasterKey
 	}
-	return app.Open(ctx, config.Config{Addr: "127.0.0.1:0", DataDir: in.DataDir, DatabaseURL: u, Dialect: dialect, MasterKey: key}, log)
+	return app.Open(ctx, config.Config{Addr: "127.0.0.1:0", DataDir: in.DataDir, DatabaseURL: u, Dialect: dialect, MasterKey: key,
+		AllowPrivateTargets: in.AllowPrivateTargets}, log)
 }
 
 // The seeded accounts. The admin is a superuser; the technician is an editor in a few organizations.

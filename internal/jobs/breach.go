@@ -80,10 +80,12 @@ func (b *BreachScanner) check(ctx context.Context, entries []hashed, st *ScanSta
 		return 0
 	})
 	var prefixes []string
+	suffixes := map[string][]string{}
 	for _, e := range entries {
 		if len(prefixes) == 0 || prefixes[len(prefixes)-1] != e.prefix {
 			prefixes = append(prefixes, e.prefix)
 		}
+		suffixes[e.prefix] = append(suffixes[e.prefix], e.suffix)
 	}
 	ranges := make(map[string]map[string]int, len(prefixes))
 	var mu sync.Mutex
@@ -94,7 +96,7 @@ func (b *BreachScanner) check(ctx context.Context, entries []hashed, st *ScanSta
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			r, err := b.Client.Range(ctx, p)
+			r, err := b.Client.Range(ctx, p, suffixes[p])
 			if err != nil {
 				r = nil // an error for every entry of this prefix: never "clean"
 			}

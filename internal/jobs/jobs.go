@@ -80,7 +80,9 @@ func New(d *db.DB, s *store.Store, log *slog.Logger, opts Options) (*Queue, erro
 		Logger: log,
 		Queues: map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: 4},
-			queueWebhooks:      {MaxWorkers: 32},
+			// Deliveries are short and many: fetching every 100 ms (River's default cooldown)
+			// would cap them near 320/s whatever the receivers can take.
+			queueWebhooks: {MaxWorkers: 32, FetchCooldown: 20 * time.Millisecond},
 		},
 		FetchPollInterval: opts.Poll,
 		FetchCooldown:     min(opts.Poll, river.FetchCooldownDefault),

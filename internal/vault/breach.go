@@ -28,8 +28,10 @@ type RangeClient struct {
 	Agent  string
 }
 
-// Range returns suffix → count for one 5-character prefix. Padding lines (count 0) are dropped.
-func (c *RangeClient) Range(ctx context.Context, prefix string) (map[string]int, error) {
+// Range returns suffix → count for one 5-character prefix, keeping only the suffixes asked about:
+// a range holds some 800 lines, and a scan of many prefixes must not hold them all. Padding lines
+// (count 0) are dropped.
+func (c *RangeClient) Range(ctx context.Context, prefix string, suffixes []string) (map[string]int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+"/range/"+prefix, nil)
 	if err != nil {
 		return nil, err
@@ -44,6 +46,10 @@ func (c *RangeClient) Range(ctx context.Context, prefix string) (map[string]int,
 	if res.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("breach range %s: status %d", prefix, res.StatusCode)
 	}
+	want := make(map[string]bool, len(suffixes))
+	for _, sfx := range suffixes {
+		want[strings.ToUpper(sfx)] = true
+	}
 	out := map[string]int{}
 	sc := bufio.NewScanner(io.LimitReader(res.Body, 8<<20))
 	for sc.Scan() {
@@ -51,11 +57,15 @@ func (c *RangeClient) Range(ctx context.Context, prefix string) (map[string]int,
 		if !ok {
 			continue
 		}
-		n, err := strconv.Atoi(count)
-		if err != nil || n <= 0 || len(suffix) != 35 {
+		suffix = strings.ToUpper(suffix)
+		if !want[suffix] {
 			continue
 		}
-		out[strings.ToUpper(suffix)] = n
+		n, err := strconv.Atoi(count)
+		if err != nil || n <= 0 {
+			continue
+		}
+		out[suffix] = n
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("breach range %s: %w", prefix, err)
