@@ -36,6 +36,7 @@ const usage = `usage:
   clientst0r apikey create --email E --name N [--role R] [--org ID|SLUG ...] [--rate-limit N/min]
                            [--expires DURATION] [--reveal]
   clientst0r vault rotate-key                 new data key; re-encrypts in the background
+  clientst0r cve import FILE                  import an NVD JSON 2.0 feed file (.json or .json.gz)
   clientst0r backup FILE                      consistent online backup (SQLite: VACUUM INTO)
   clientst0r version`
 
@@ -64,6 +65,7 @@ var commands = []command{
 	{"role create", cmdRoleCreate},
 	{"apikey create", cmdAPIKeyCreate},
 	{"vault rotate-key", cmdRotateKey},
+	{"cve import", cmdCVEImport},
 	{"backup", cmdBackup},
 	{"version", cmdVersion},
 }
@@ -125,8 +127,8 @@ func required(fs *flag.FlagSet, names ...string) error {
 	return nil
 }
 
-func logger(w io.Writer) *slog.Logger {
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+func logger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
 // open loads the configuration and opens the installation; commands act as the system caller.
@@ -135,10 +137,12 @@ func open(e env) (*app.App, context.Context, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	a, err := app.Open(e.ctx, cfg, logger(e.stderr))
+	// One-shot commands print their result; only warnings and errors of the machinery show.
+	a, err := app.Open(e.ctx, cfg, logger(e.stderr, slog.LevelWarn))
 	if err != nil {
 		return nil, nil, err
 	}
+	a.WarnKeyGenerated(e.stderr)
 	return a, auth.WithCaller(e.ctx, auth.System()), nil
 }
 
@@ -151,7 +155,7 @@ func cmdServe(e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	a, err := app.Open(e.ctx, cfg, logger(e.stderr))
+	a, err := app.Open(e.ctx, cfg, logger(e.stderr, slog.LevelInfo))
 	if err != nil {
 		return err
 	}
@@ -421,6 +425,38 @@ func cmdRotateKey(e env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "data key %d is now used for new secrets; the server re-encrypts existing ones in the background\n", id)
+	return nil
+}
+
+// cmdCVEImport streams a feed into the CVE data; the server's next scan (within a minute) matches
+// the changed criteria against the inventory.
+func cmdCVEImport(e env, args []string) error {
+	fs := flags("cve import")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("cve import: %v", err)
+	}
+	if fs.NArg() != 1 {
+		return errors.New("cve import: give exactly one feed file (NVD JSON 2.0, .json or .json.gz)")
+	}
+	f, err := os.Open(fs.Arg(0))
+	if err != nil {
+		return fmt.Errorf("cve import: %v", err)
+	}
+	defer f.Close()
+	a, ctx, err := open(e)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	p, b, err := a.Store.ImportCVEs(ctx, f)
+	if err != nil {
+		return fmt.Errorf("cve import: %s: %v (%d new or changed CVEs before it were saved)", fs.Arg(0), err, b.Changed)
+	}
+	fmt.Fprintf(e.stdout, "%d CVEs read, %d new or changed", p.Read-p.Invalid, b.Changed)
+	if p.Invalid > 0 {
+		fmt.Fprintf(e.stdout, ", %d malformed records skipped (first: %s)", p.Invalid, p.Errors[0])
+	}
+	fmt.Fprintln(e.stdout)
 	return nil
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"clientst0r/internal/db"
 	"clientst0r/internal/testutil"
+	"clientst0r/internal/vuln/nvdtest"
 )
 
 // cli runs commands against one installation, the way an operator would.
@@ -75,6 +76,26 @@ func TestOperatorCommands(t *testing.T) {
 			}
 			c.ok("", "member", "remove", "--org", "bravo", "--email", "tech@example.com")
 			c.ok("", "user", "deactivate", "--email", "tech@example.com")
+			feed := filepath.Join(t.TempDir(), "nvdcve-2.0-2025.json.gz")
+			day := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+			if err := nvdtest.WriteFeed(feed, 3, func(i int) nvdtest.CVE {
+				return nvdtest.CVE{ID: fmt.Sprintf("CVE-2025-%04d", i+1), Description: "x", Score: 5, Published: day, LastModified: day,
+					Matches: []nvdtest.Match{nvdtest.Vulnerable("cpe:2.3:o:fortinet:fortios:*:*:*:*:*:*:*:*", "", "", "", "7.2.5")}}
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if out := c.ok("", "cve", "import", feed); out != "3 CVEs read, 3 new or changed" {
+				t.Fatalf("cve import: %q", out)
+			}
+			if out := c.ok("", "cve", "import", feed); out != "3 CVEs read, 0 new or changed" {
+				t.Fatalf("cve import again: %q", out)
+			}
+			notNVD := filepath.Join(t.TempDir(), "assets.json")
+			os.WriteFile(notNVD, []byte(`[{"name": "fw1"}]`), 0o600)
+			if code, _, errOut := c.run("", "cve", "import", notNVD); code == 0 || !strings.Contains(errOut, "not NVD CVE API 2.0 JSON") ||
+				strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+				t.Fatalf("importing a non-NVD file: %d %q", code, errOut)
+			}
 			if v := c.ok("", "version"); !strings.HasPrefix(v, "clientst0r ") {
 				t.Fatalf("version %q", v)
 			}
@@ -133,6 +154,8 @@ func TestBadCommandLinesFailWithOneLine(t *testing.T) {
 		{"", []string{"apikey", "create", "--email", "o@example.com", "--name", "k", "--org", "acme"}, "organizations: Organization 1 is not one of yours."},
 		{"", []string{"apikey", "create", "--email", "o@example.com", "--name", "k", "--role", "king"}, `role: Unknown role "king".`},
 		{"", []string{"backup"}, "give exactly one destination file"},
+		{"", []string{"cve", "import"}, "give exactly one feed file"},
+		{"", []string{"cve", "import", "/nonexistent/feed.json"}, "no such file"},
 		{"", []string{"version", "--verbose"}, "flag provided but not defined"},
 		{"", []string{"vault", "rotate-key", "now"}, `unexpected argument "now"`},
 		{"", []string{"vault", "open"}, `unknown "vault" command "open"`},

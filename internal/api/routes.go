@@ -69,6 +69,9 @@ func (h *Handler) routes() {
 		endpoint{method: "GET", path: "rmm-alerts", handler: h.listRMMAlerts, out: RMMAlert{}, status: 200, list: &store.RMMAlertSpec,
 			summary: "List RMM alerts (Datto)"},
 	)
+	h.crud("vulnerabilities", "vulnerability", Vulnerability{}, &store.VulnerabilitySpec, crudHandlers{
+		list: h.listVulnerabilities, get: h.getVulnerability, patch: h.patchVulnerability})
+	h.endpoints = append(h.endpoints, h.vulnerabilityEndpoints()...)
 	h.crud("webhooks", "webhook", Webhook{}, &store.WebhookSpec, crudHandlers{
 		h.listWebhooks, h.createWebhook, h.getWebhook, h.replaceWebhook, h.patchWebhook, h.deleteWebhook})
 	h.endpoints = append(h.endpoints,
@@ -152,14 +155,20 @@ func (h *Handler) mount() {
 					}
 					h.mux.HandleFunc(e.method+" "+pattern, h.describe(e, eps, fn))
 				}
-				h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-					w.Header().Set("Allow", allow)
-					if r.Method == http.MethodOptions {
-						w.WriteHeader(http.StatusNoContent)
-						return
+				// The other methods are registered one by one rather than with a method-less
+				// pattern, which would conflict with a sibling's {id} (vulnerabilities/scan).
+				for _, m := range standardMethods {
+					if !strings.Contains(", "+allow+", ", ", "+m+", ") || m == http.MethodOptions {
+						h.mux.HandleFunc(m+" "+pattern, func(w http.ResponseWriter, r *http.Request) {
+							w.Header().Set("Allow", allow)
+							if r.Method == http.MethodOptions {
+								w.WriteHeader(http.StatusNoContent)
+								return
+							}
+							h.writeJSON(w, r, http.StatusMethodNotAllowed, map[string]string{"detail": fmt.Sprintf("Method %q not allowed.", r.Method)})
+						})
 					}
-					h.writeJSON(w, r, http.StatusMethodNotAllowed, map[string]string{"detail": fmt.Sprintf("Method %q not allowed.", r.Method)})
-				})
+				}
 			}
 		}
 	}
@@ -171,6 +180,9 @@ func (h *Handler) mount() {
 	h.mux.HandleFunc("GET /api/docs/{$}", h.docs)
 	h.mux.HandleFunc("GET /api/docs", h.docs)
 }
+
+var standardMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+	http.MethodDelete, http.MethodOptions, http.MethodTrace}
 
 // patterns gives the ServeMux patterns for a path under a prefix: with the trailing slash (exact
 // match) and without it.

@@ -65,7 +65,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	s := store.New(d, secrets, keyring, store.Options{AssetJSON: api.AssetEvent(cfg.BaseURL)})
-	q, err := jobs.New(d, s, log, jobs.Options{AllowPrivateTargets: cfg.AllowPrivateTargets, Version: Version, HIBPURL: cfg.HIBPURL})
+	q, err := jobs.New(d, s, log, jobs.Options{AllowPrivateTargets: cfg.AllowPrivateTargets, Version: Version, HIBPURL: cfg.HIBPURL,
+		NVDURL: cfg.NVDURL, NVDAPIKey: cfg.NVDAPIKey})
 	if err != nil {
 		d.Close()
 		return nil, err
@@ -164,13 +165,19 @@ func (a *App) Serve(ctx context.Context, out io.Writer) error {
 	return err
 }
 
-// announce prints where the server listens and, on an empty installation, how to begin.
-func (a *App) announce(ctx context.Context, out io.Writer, addr string) {
-	fmt.Fprintf(out, "ClientSt0r %s listening on http://%s (%s)\n", Version, addr, a.DB.Dialect)
+// WarnKeyGenerated prints the loud warning when this start generated the master key, whichever
+// command it was.
+func (a *App) WarnKeyGenerated(out io.Writer) {
 	if a.KeyGenerated {
 		fmt.Fprintf(out, "\n  WARNING: generated a new master key in %s/master.key.\n"+
 			"  Back it up now and keep it apart from database backups: without it the vault and all API keys are lost.\n\n", a.Cfg.DataDir)
 	}
+}
+
+// announce prints where the server listens and, on an empty installation, how to begin.
+func (a *App) announce(ctx context.Context, out io.Writer, addr string) {
+	fmt.Fprintf(out, "ClientSt0r %s listening on http://%s (%s)\n", Version, addr, a.DB.Dialect)
+	a.WarnKeyGenerated(out)
 	if has, err := a.Store.HasUsers(ctx); err == nil && !has {
 		fmt.Fprintf(out, "No accounts yet. Create the first owner with:\n"+
 			"  echo 'a long password' | go run ./cmd/clientst0r user create --email you@example.com --superuser --password-stdin\n"+

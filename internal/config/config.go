@@ -26,6 +26,7 @@ type Config struct {
 	AllowPrivateTargets bool
 	HIBPURL             string // "" when off
 	NVDURL              string // "" when off
+	NVDAPIKey           string // optional; raises NVD's rate limit from 5 to 50 requests per 30 s
 }
 
 // Load reads the configuration through getenv (os.Getenv in production).
@@ -85,6 +86,7 @@ func Load(getenv func(string) string) (Config, error) {
 
 	c.HIBPURL = serviceURL(get("HIBP_URL", "https://api.pwnedpasswords.com"), "HIBP_URL", bad)
 	c.NVDURL = serviceURL(get("NVD_URL", "https://services.nvd.nist.gov"), "NVD_URL", bad)
+	c.NVDAPIKey = get("NVD_API_KEY", "")
 	return c, errors.Join(errs...)
 }
 

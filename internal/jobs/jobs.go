@@ -21,6 +21,7 @@ import (
 	"clientst0r/internal/rmm"
 	"clientst0r/internal/store"
 	"clientst0r/internal/vault"
+	"clientst0r/internal/vuln"
 )
 
 // Queue is the River client and the workers it runs. It is the store's Enqueuer.
@@ -47,6 +48,11 @@ type Options struct {
 	HIBPURL string
 	// BreachEvery is how often the whole vault is re-checked.
 	BreachEvery time.Duration
+	// NVDURL is the CVE API 2.0 ("" turns fetching off) and NVDAPIKey its optional key.
+	NVDURL, NVDAPIKey string
+	// NVDEvery is how often CVE data is fetched (6 h; NVD asks for no more than every 2 h);
+	// NVDWindow shortens NVD's 30 s rate-limit window for tests against a fake.
+	NVDEvery, NVDWindow time.Duration
 	// RMMRateScale scales the RMM vendors' rate limits (tests against fakes); 0 is 1.
 	RMMRateScale float64
 }
@@ -62,12 +68,16 @@ const (
 // workers of their own and cannot starve the housekeeping queue.
 const queueWebhooks = "webhooks"
 
+// queueVuln runs vulnerability scans one at a time per node.
+const queueVuln = "vuln"
+
 // New builds the queue over d's write pool (on SQLite that pool is the single writer, which River
 // needs). It does not start working until Start; until then it only inserts.
 func New(d *db.DB, s *store.Store, log *slog.Logger, opts Options) (*Queue, error) {
 	opts.RetentionEvery = cmp.Or(opts.RetentionEvery, time.Hour)
 	opts.Poll = cmp.Or(opts.Poll, time.Second)
 	opts.BreachEvery = cmp.Or(opts.BreachEvery, 24*time.Hour)
+	opts.NVDEvery = cmp.Or(opts.NVDEvery, 6*time.Hour)
 	var driver riverdriver.Driver[*sql.Tx]
 	if d.Dialect == db.SQLite {
 		driver = riversqlite.New(d.W)
@@ -83,6 +93,7 @@ func New(d *db.DB, s *store.Store, log *slog.Logger, opts Options) (*Queue, erro
 			// Deliveries are short and many: fetching every 100 ms (River's default cooldown)
 			// would cap them near 320/s whatever the receivers can take.
 			queueWebhooks: {MaxWorkers: 32, FetchCooldown: 20 * time.Millisecond},
+			queueVuln:     {MaxWorkers: 1},
 		},
 		FetchPollInterval: opts.Poll,
 		FetchCooldown:     min(opts.Poll, river.FetchCooldownDefault),
@@ -98,6 +109,13 @@ func New(d *db.DB, s *store.Store, log *slog.Logger, opts Options) (*Queue, erro
 				func() (river.JobArgs, *river.InsertOpts) {
 					return BreachScanArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: time.Hour}}
 				},
+				nil),
+			// Assets changed, and CVE criteria written by any process, are matched every minute.
+			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
+				func() (river.JobArgs, *river.InsertOpts) { return store.VulnScanArgs{}, vulnPeriodicOpts() },
+				nil),
+			river.NewPeriodicJob(river.PeriodicInterval(opts.NVDEvery),
+				func() (river.JobArgs, *river.InsertOpts) { return store.VulnScanArgs{Fetch: true}, vulnPeriodicOpts() },
 				nil),
 		},
 	}
@@ -120,6 +138,12 @@ func New(d *db.DB, s *store.Store, log *slog.Logger, opts Options) (*Queue, erro
 		Now: now, Log: log}
 	river.AddWorker(workers, &syncWorker{engine: q.RMM})
 	river.AddWorker(workers, &rmmScheduleWorker{engine: q.RMM})
+	vw := &vulnWorker{store: s}
+	if opts.NVDURL != "" {
+		vw.nvd = &vuln.Client{BaseURL: opts.NVDURL, APIKey: opts.NVDAPIKey, HTTP: events.NewClient(2*time.Minute, opts.AllowPrivateTargets),
+			Agent: "ClientSt0r/" + opts.Version, Window: opts.NVDWindow, Backoff: opts.NVDWindow / 5}
+	}
+	river.AddWorker(workers, vw)
 	cfg.Workers = workers
 	rc, err := river.NewClient(driver, cfg)
 	if err != nil {
@@ -142,22 +166,37 @@ func (s stubTime) NowOrNil() *time.Time {
 // InsertTx queues a job in tx, to run at (or now, when at is not in the future).
 func (q *Queue) InsertTx(ctx context.Context, tx *sql.Tx, args store.JobArgs, at time.Time) error {
 	opts := &river.InsertOpts{}
-	if _, ok := args.(store.DeliverArgs); ok {
+	switch args.(type) {
+	case store.DeliverArgs:
 		opts.Queue = queueWebhooks
+	case store.VulnScanArgs:
+		opts.Queue = queueVuln
 	}
-	now := time.Now()
-	if q.now != nil {
-		now = q.now()
-	}
-	if at.After(now) {
+	if at.After(q.clock()) {
 		opts.ScheduledAt = at
 	}
 	_, err := q.client.InsertTx(ctx, tx, args.(river.JobArgs), opts)
 	return err
 }
 
-// Start begins working jobs until Stop.
-func (q *Queue) Start(ctx context.Context) error { return q.client.Start(ctx) }
+// Start begins working jobs until Stop, with a CVE fetch a minute after start (SPEC §9: shortly
+// after start, then every 6 h); nodes starting together queue it once.
+func (q *Queue) Start(ctx context.Context) error {
+	if err := q.client.Start(ctx); err != nil {
+		return err
+	}
+	opts := vulnPeriodicOpts()
+	opts.ScheduledAt = q.clock().Add(time.Minute)
+	_, err := q.client.Insert(ctx, store.VulnScanArgs{Fetch: true}, opts)
+	return err
+}
+
+func (q *Queue) clock() time.Time {
+	if q.now != nil {
+		return q.now()
+	}
+	return time.Now()
+}
 
 // Stop lets running jobs finish (until ctx ends) and stops.
 func (q *Queue) Stop(ctx context.Context) error { return q.client.Stop(ctx) }

@@ -125,7 +125,8 @@ func Parse(spec *Spec, v url.Values) (Query, error) {
 		}
 	}
 
-	if s := v.Get("search"); s != "" {
+	// A list without search ignores the parameter, as DRF does without a SearchFilter.
+	if s := v.Get("search"); s != "" && spec.Searchable {
 		terms := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || isSpace(r) })
 		for _, t := range terms {
 			if len(t) > MaxTermLength {

@@ -125,3 +125,17 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestSearchIgnoredWithoutIndex: like DRF without a SearchFilter, a list that has no search ignores
+// ?search= rather than failing.
+func TestSearchIgnoredWithoutIndex(t *testing.T) {
+	plain := testSpec
+	plain.Searchable = false
+	q, err := Parse(&plain, url.Values{"search": {"dell laptop"}})
+	if err != nil || len(q.Terms) != 0 {
+		t.Fatalf("%+v %v", q, err)
+	}
+	if q, err := Parse(&testSpec, url.Values{"search": {"dell laptop"}}); err != nil || len(q.Terms) != 2 {
+		t.Fatalf("searchable: %+v %v", q, err)
+	}
+}

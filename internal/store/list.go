@@ -31,13 +31,18 @@ type listing struct {
 	// cacheCount reuses counts between changes; only for tables whose every write path calls
 	// Store.changed (the organization-scoped kinds).
 	cacheCount bool
+	// search, when set, searches another table's index (findings through their CVE).
+	search *searchVia
+}
+
+// searchVia searches table (aliased alias, its row id in rowid) and keeps the rows whose key
+// column is among the matches' id.
+type searchVia struct {
+	table, alias, rowid, key string
 }
 
 // runList counts and fetches one page. scan is called for each row of the page.
 func (s *Store) runList(ctx context.Context, spec *list.Spec, q list.Query, l *listing, scan func(*sql.Rows) error) (int, error) {
-	if len(q.Terms) > 0 && !spec.Searchable {
-		return 0, fmt.Errorf("store: list %s: search on a table without a search index", l.table)
-	}
 	// where renders the conditions; dense is the page query's variant for a search that matches
 	// many rows (see searchCond).
 	where := func(dense bool) query {
@@ -58,9 +63,16 @@ func (s *Store) runList(ctx context.Context, spec *list.Spec, q list.Query, l *l
 				w.add(c.Field.Column+" "+c.Op+" ?", c.Value)
 			}
 		}
-		if len(q.Terms) > 0 {
+		switch {
+		case len(q.Terms) == 0:
+		case l.search != nil:
+			v := l.search
+			w.add(" AND " + v.key + " IN (SELECT " + v.alias + ".id FROM " + v.table + " " + v.alias + " WHERE ")
+			searchCond(s.db.Dialect, v.table, v.alias, v.rowid, q.Terms, false, &w)
+			w.add(")")
+		default:
 			w.add(" AND ")
-			searchCond(s.db.Dialect, l.table, l.alias, q.Terms, dense, &w)
+			searchCond(s.db.Dialect, l.table, l.alias, l.alias+".id", q.Terms, dense, &w)
 		}
 		return w
 	}
@@ -122,7 +134,7 @@ const denseSearch = 1000
 // searchCond renders "every term occurs in the row's search_text" with the dialect's index:
 // FTS5 trigram on SQLite (terms of three or more characters; shorter ones cannot use a trigram
 // index and fall back to LIKE), pg_trgm GIN on PostgreSQL.
-func searchCond(d db.Dialect, table, alias string, terms []string, dense bool, w *query) {
+func searchCond(d db.Dialect, table, alias, rowid string, terms []string, dense bool, w *query) {
 	var long []string
 	w.add("(TRUE")
 	for _, t := range terms {
@@ -139,7 +151,7 @@ func searchCond(d db.Dialect, table, alias string, terms []string, dense bool, w
 		if dense {
 			plus = "+"
 		}
-		w.add(" AND "+plus+alias+".id IN (SELECT rowid FROM "+table+"_fts WHERE "+table+"_fts MATCH ?)", strings.Join(long, " AND "))
+		w.add(" AND "+plus+rowid+" IN (SELECT rowid FROM "+table+"_fts WHERE "+table+"_fts MATCH ?)", strings.Join(long, " AND "))
 	}
 	w.add(")")
 }

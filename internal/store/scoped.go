@@ -56,6 +56,8 @@ type kind[T any, P record[T]] struct {
 	loadMany func(ctx context.Context, q queryer, s *Store, items []*T) error
 	// written runs in the write transaction after an insert, update or delete (after == nil).
 	written func(ctx context.Context, tx *sql.Tx, s *Store, before, after *T) error
+	// search searches another table's index instead of the kind's own.
+	search *searchVia
 }
 
 func (k *kind[T, P]) columns() string {
@@ -82,7 +84,8 @@ func listScoped[T any, P record[T]](ctx context.Context, s *Store, k *kind[T, P]
 	if err != nil {
 		return nil, 0, err
 	}
-	l := listing{table: k.table, alias: k.alias, from: k.from(), columns: k.columns(), countFrom: k.table + " " + k.alias, cacheCount: true}
+	l := listing{table: k.table, alias: k.alias, from: k.from(), columns: k.columns(), countFrom: k.table + " " + k.alias, cacheCount: true,
+		search: k.search}
 	if err := s.orgScope(ctx, c, k.view, k.alias+".organization_id", q.Org, &l.where); err != nil {
 		return nil, 0, err
 	}

@@ -125,6 +125,23 @@ func (q *query) inList(col string, ids []int64) *query {
 	return q
 }
 
+// inStrings renders " IN ($1, $2, …)" of vals, or " IN (NULL)" (true of nothing) for none.
+func (q *query) inStrings(vals []string) *query {
+	if len(vals) == 0 {
+		q.b.WriteString(" IN (NULL)")
+		return q
+	}
+	q.b.WriteString(" IN (")
+	for i, v := range vals {
+		if i > 0 {
+			q.b.WriteString(", ")
+		}
+		q.b.WriteString(q.arg(v))
+	}
+	q.b.WriteString(")")
+	return q
+}
+
 // rowScanner is what *sql.Row and *sql.Rows have in common.
 type rowScanner interface{ Scan(dest ...any) error }
 

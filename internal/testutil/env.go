@@ -103,6 +103,8 @@ type EnvOptions struct {
 	HIBPURL string
 	// Roots are the trusted roots of TLS monitor checks (certificates made in the test).
 	Roots *x509.CertPool
+	// NVDURL turns CVE fetching on against this CVE API 2.0, with its rate-limit window shortened.
+	NVDURL string
 }
 
 // NewEnv starts an installation on a fresh database of the dialect.
@@ -123,7 +125,7 @@ func NewEnvWith(t testing.TB, dialect db.Dialect, opts EnvOptions) *Env {
 	}
 	s := store.New(d, auth.DeriveSecrets(MasterKey), keyring, store.Options{Now: clock.Now, AssetJSON: api.AssetEvent("")})
 	q, err := jobs.New(d, s, log, jobs.Options{Now: clock.Now, AllowPrivateTargets: true, Poll: 20 * time.Millisecond, Version: "test",
-		HIBPURL: opts.HIBPURL, RMMRateScale: 50})
+		HIBPURL: opts.HIBPURL, RMMRateScale: 50, NVDURL: opts.NVDURL, NVDWindow: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ package web
 import (
 	"bytes"
 	"embed"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -55,6 +56,14 @@ var funcs = template.FuncMap{
 		}
 		return strconv.FormatFloat(*x, 'f', prec, 64)
 	},
+	// dict builds a map for a sub-template from key, value pairs.
+	"dict": func(kv ...any) map[string]any {
+		m := map[string]any{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[fmt.Sprint(kv[i])] = kv[i+1]
+		}
+		return m
+	},
 	"fmtTime": func(t any) string {
 		switch v := t.(type) {
 		case time.Time:
@@ -73,8 +82,9 @@ func New(cfg Config) *Handler {
 	h := &Handler{store: cfg.Store, checker: cfg.Monitors, rmm: cfg.RMM, authn: cfg.Authn, log: cfg.Log, version: cfg.Version, pages: map[string]*template.Template{},
 		mux: http.NewServeMux()}
 	for _, p := range []string{"login", "home", "keys", "webhooks", "webhook", "delivery", "vault_list", "vault_entry", "vault_form",
-		"monitor_list", "monitor", "monitor_form", "integrations", "integration", "vehicle_list", "vehicle", "vehicle_form"} {
-		h.pages[p] = template.Must(template.New(p).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+p+".html"))
+		"monitor_list", "monitor", "monitor_form", "integrations", "integration", "vehicle_list", "vehicle", "vehicle_form", "vuln_list", "asset_list", "asset"} {
+		h.pages[p] = template.Must(template.New(p).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/vuln_rows.html",
+			"templates/"+p+".html"))
 	}
 	static, _ := fs.Sub(assets, "static")
 	h.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
@@ -109,6 +119,11 @@ func New(cfg Config) *Handler {
 	h.mux.HandleFunc("POST /vehicles/{id}/edit", h.session(h.vehicleUpdate))
 	h.mux.HandleFunc("POST /vehicles/{id}/delete", h.session(h.vehicleDelete))
 	h.mux.HandleFunc("POST /vehicles/{id}/{log}", h.session(h.vehicleAddEntry))
+	h.mux.HandleFunc("GET /assets", h.session(h.assetList))
+	h.mux.HandleFunc("GET /assets/{id}", h.session(h.assetPage))
+	h.mux.HandleFunc("GET /vulnerabilities", h.session(h.vulnList))
+	h.mux.HandleFunc("POST /vulnerabilities/scan", h.session(h.vulnScan))
+	h.mux.HandleFunc("POST /vulnerabilities/{id}/status", h.session(h.vulnStatus))
 	h.mux.HandleFunc("GET /settings/integrations", h.session(h.integrationsPage))
 	h.mux.HandleFunc("POST /settings/integrations", h.session(h.integrationCreate))
 	h.mux.HandleFunc("GET /settings/integrations/{id}", h.session(h.integrationPage))
