@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -65,8 +66,9 @@ func SleepContext(ctx context.Context, d time.Duration) error {
 // NewAPI returns the machinery with a limiter of perSecond requests (burst burst), scaled.
 func NewAPI(cfg Config, perSecond float64, burst int) *API {
 	return &API{
-		HTTP:    cfg.HTTP,
-		Limiter: rate.NewLimiter(rate.Limit(perSecond*cfg.RateScale), max(1, int(float64(burst)*cfg.RateScale))),
+		HTTP: cfg.HTTP,
+		// Only the rate scales: a burst scaled with it could exceed a vendor's window limit.
+		Limiter: rate.NewLimiter(rate.Limit(perSecond*cfg.RateScale), max(1, burst)),
 		Backoff: DefaultBackoff,
 		Retries: 5,
 		Sleep:   SleepContext,
@@ -119,6 +121,10 @@ func (a *API) Do(ctx context.Context, newReq func() (*http.Request, error), out 
 			reauthorized = true
 			continue
 		case res.StatusCode == http.StatusUnauthorized:
+			// The vendor's own words tell a wrong client id from a wrong password.
+			if msg := strings.TrimSpace(string(body)); msg != "" {
+				return fmt.Errorf("%w (%s answered 401: %.200s)", ErrAuth, req.URL.Redacted(), msg)
+			}
 			return fmt.Errorf("%w (%s answered 401)", ErrAuth, req.URL.Redacted())
 		case retryable(res.StatusCode) && attempt <= a.Retries:
 			wait := retryAfter(res.Header.Get("Retry-After"))

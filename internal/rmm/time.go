@@ -59,9 +59,9 @@ func epoch(f float64) time.Time {
 	if f <= 0 || math.IsNaN(f) || math.IsInf(f, 0) {
 		return time.Time{}
 	}
+	// Rounded to the microsecond: a float's binary fraction of 1.5e9+0.123 is a hair below .123.
 	if f > 1e11 { // milliseconds
-		return time.UnixMilli(int64(f)).Add(time.Duration(math.Mod(f, 1) * float64(time.Millisecond)))
+		return time.UnixMicro(int64(math.Round(f * 1e3)))
 	}
-	sec, frac := math.Modf(f)
-	return time.Unix(int64(sec), int64(frac*1e9))
+	return time.UnixMicro(int64(math.Round(f * 1e6)))
 }

@@ -22,6 +22,13 @@ func TestParseTime(t *testing.T) {
 		"epoch seconds string": {strconv.FormatInt(want.Unix(), 10), want},
 		"space separated":      {"2026-01-09 23:15:23", want},
 	}
+	// Millisecond times in float seconds, which binary fractions land a hair below, come out exact.
+	for ms := range 1000 {
+		cases["NinjaOne ms "+strconv.Itoa(ms)] = struct {
+			in   any
+			want time.Time
+		}{float64(want.Unix()) + float64(ms)/1000, want.Add(time.Duration(ms) * time.Millisecond)}
+	}
 	for name, c := range cases {
 		got := ParseTime(c.in)
 		if got == nil || !got.Equal(c.want) || got.Location() != time.UTC {

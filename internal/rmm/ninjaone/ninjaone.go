@@ -1,0 +1,183 @@
+// Package ninjaone is the NinjaOne client: OAuth client credentials with the read-only monitoring
+// scope, devices-detailed paged by id (keyset), organization and location names from their lists.
+package ninjaone
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"clientst0r/internal/rmm"
+)
+
+func init() { rmm.Register(rmm.NinjaOne, New) }
+
+// authHint is added to credential failures: valid credentials of another region get a plain 401.
+const authHint = "check the client id and secret of the API services application, that it has the monitoring scope, " +
+	"and that the base URL is the instance of the account's region (https://app.ninjarmm.com, us2, eu, ca, oc or fed)"
+
+// Client is a NinjaOne client; it implements rmm.Provider.
+type Client struct {
+	cfg    rmm.Config
+	base   string
+	api    *rmm.API
+	tokens tokenSource
+}
+
+var _ rmm.Provider = (*Client)(nil)
+
+// New builds a client from cfg (called through rmm.New, which fills Now and RateScale).
+func New(cfg rmm.Config) (rmm.Provider, error) {
+	if missing := rmm.MissingCredentials(rmm.NinjaOne, cfg.Credentials); len(missing) > 0 {
+		return nil, fmt.Errorf("ninjaone: missing credentials %s", strings.Join(missing, ", "))
+	}
+	base, err := url.Parse(cfg.BaseURL)
+	if err != nil || (base.Scheme != "https" && base.Scheme != "http") || base.Host == "" {
+		return nil, fmt.Errorf("ninjaone: base URL %q is not an http(s) URL", cfg.BaseURL)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.RateScale <= 0 {
+		cfg.RateScale = 1
+	}
+	if cfg.HTTP == nil {
+		cfg.HTTP = &http.Client{Timeout: time.Minute}
+	}
+	c := &Client{cfg: cfg, base: strings.TrimSuffix(base.String(), "/")}
+	// NinjaOne publishes no limit; a few requests per second keeps clear of its 429s.
+	c.api = rmm.NewAPI(cfg, 5, 10)
+	c.api.Backoff = func(n int) time.Duration { return time.Duration(float64(rmm.DefaultBackoff(n)) / cfg.RateScale) }
+	c.tokens.now = cfg.Now
+	c.tokens.fetch = c.fetchToken
+	c.api.Authorize = func(ctx context.Context, req *http.Request) error {
+		tok, err := c.tokens.get(ctx)
+		if err == nil {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		return err
+	}
+	c.api.Reauthorize = c.tokens.drop // requests are sequential: the cached token is the one refused
+	return c, nil
+}
+
+// Test fetches a token and one organization.
+func (c *Client) Test(ctx context.Context) error {
+	return wrap(c.get(ctx, "/v2/organizations", url.Values{"pageSize": {"1"}}, nil))
+}
+
+func (c *Client) get(ctx context.Context, path string, q url.Values, out any) error {
+	u := c.base + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	return c.api.Do(ctx, func() (*http.Request, error) {
+		req, err := http.NewRequest(http.MethodGet, u, nil)
+		if err == nil {
+			req.Header.Set("Accept", "application/json")
+		}
+		return req, err
+	}, out)
+}
+
+// fetchToken runs the client-credentials grant for the read-only monitoring scope.
+func (c *Client) fetchToken(ctx context.Context) (string, time.Duration, error) {
+	form := url.Values{
+		"grant_type":    {"client_credentials"},
+		"client_id":     {c.cfg.Credentials["client_id"]},
+		"client_secret": {c.cfg.Credentials["client_secret"]},
+		"scope":         {"monitoring"},
+	}.Encode()
+	var out struct {
+		AccessToken string  `json:"access_token"`
+		ExpiresIn   float64 `json:"expires_in"`
+	}
+	api := *c.api
+	api.Authorize, api.Reauthorize = nil, nil // a 401 here is a wrong client, not an expired token
+	err := api.Do(ctx, func() (*http.Request, error) {
+		req, err := http.NewRequest(http.MethodPost, c.base+"/ws/oauth/token", strings.NewReader(form))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Accept", "application/json")
+		return req, nil
+	}, &out)
+	switch {
+	case rmm.IsStatus(err, http.StatusBadRequest): // invalid_client / invalid_scope on some instances
+		return "", 0, fmt.Errorf("%w (the token endpoint refused the client: %v)", rmm.ErrAuth, err)
+	case err != nil:
+		return "", 0, err
+	case out.AccessToken == "":
+		return "", 0, errors.New("the token endpoint answered without an access_token")
+	}
+	life := time.Duration(out.ExpiresIn * float64(time.Second))
+	if life <= 0 {
+		life = time.Hour
+	}
+	return out.AccessToken, life, nil
+}
+
+// tokenSource caches the bearer token and renews it at 80 % of its hour, so a long run never sends
+// one that expires in flight; client credentials have no refresh token, a new grant replaces it.
+type tokenSource struct {
+	fetch func(ctx context.Context) (string, time.Duration, error)
+	now   func() time.Time
+
+	mu      sync.Mutex
+	token   string
+	renewAt time.Time
+}
+
+func (s *tokenSource) get(ctx context.Context) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.token != "" && s.now().Before(s.renewAt) {
+		return s.token, nil
+	}
+	tok, life, err := s.fetch(ctx)
+	if err != nil {
+		return "", err
+	}
+	s.token, s.renewAt = tok, s.now().Add(life*4/5)
+	return tok, nil
+}
+
+func (s *tokenSource) drop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.token = ""
+}
+
+// wrap words errors for people, with NinjaOne's {resultCode, errorMessage} when the body has them.
+func wrap(err error) error {
+	var se *rmm.StatusError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, rmm.ErrAuth):
+		return fmt.Errorf("ninjaone: %w; %s", err, authHint)
+	case !errors.As(err, &se):
+		return fmt.Errorf("ninjaone: %w", err)
+	}
+	var body struct {
+		ResultCode   string `json:"resultCode"`
+		ErrorMessage string `json:"errorMessage"`
+		Error        string `json:"error"` // some answers carry only this
+	}
+	_ = json.Unmarshal([]byte(se.Body), &body)
+	msg := strings.Join(strings.Fields(body.ResultCode+" "+body.ErrorMessage+" "+body.Error), " ")
+	switch {
+	case se.Status == http.StatusForbidden:
+		return fmt.Errorf("ninjaone: the API application lacks the scope or access this needs (%s): %w", msg, err)
+	case msg != "":
+		return fmt.Errorf("ninjaone: %s: %w", msg, err)
+	}
+	return fmt.Errorf("ninjaone: %w", err)
+}
