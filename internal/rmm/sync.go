@@ -88,6 +88,13 @@ func (e *Engine) sync(ctx context.Context, run *store.SyncRun, integ store.Integ
 	if err != nil {
 		return err
 	}
+	var audits *storedAudits
+	if ac, ok := p.(AuditCaching); ok {
+		if audits, err = loadAudits(ctx, e.Store, integ.ID); err != nil {
+			return err
+		}
+		ac.UseAuditCache(audits)
+	}
 	size := e.PageSize
 	if size == 0 {
 		size = 250
@@ -115,6 +122,11 @@ func (e *Engine) sync(ctx context.Context, run *store.SyncRun, integ store.Integ
 	})
 	if err == nil {
 		err = flush()
+	}
+	if audits != nil { // what was read is kept even when the listing failed part way
+		if serr := audits.save(context.WithoutCancel(ctx), e.Store, integ.ID); err == nil {
+			err = serr
+		}
 	}
 	if err != nil {
 		return err
