@@ -27,11 +27,13 @@ import (
 const usage = `usage:
   clientst0r [serve]                          start the server (default command); migrates first
   clientst0r migrate                          apply migrations and exit
-  clientst0r org create --name NAME [--slug SLUG]
+  clientst0r org create --name NAME [--slug SLUG] [--require-2fa]
   clientst0r user create --email E [--name N] [--superuser] --password-stdin
   clientst0r user deactivate --email E
+  clientst0r user reset-2fa --email E         turn two-factor off for a lost authenticator; signs out everywhere
   clientst0r member add --org ID|SLUG --email E --role owner|admin|editor|readonly|<custom role>
   clientst0r member remove --org ID|SLUG --email E
+  clientst0r invite --org ID|SLUG --email E --role R   prints a one-time sign-up link (7 days)
   clientst0r role create --name N --permissions P[,P...] [--description D]
   clientst0r apikey create --email E --name N [--role R] [--org ID|SLUG ...] [--rate-limit N/min]
                            [--expires DURATION] [--reveal]
@@ -60,12 +62,14 @@ var commands = []command{
 	{"org create", cmdOrgCreate},
 	{"user create", cmdUserCreate},
 	{"user deactivate", cmdUserDeactivate},
+	{"user reset-2fa", cmdUserResetTwoFactor},
 	{"member add", cmdMemberAdd},
 	{"member remove", cmdMemberRemove},
 	{"role create", cmdRoleCreate},
 	{"apikey create", cmdAPIKeyCreate},
 	{"vault rotate-key", cmdRotateKey},
 	{"cve import", cmdCVEImport},
+	{"invite", cmdInvite},
 	{"backup", cmdBackup},
 	{"version", cmdVersion},
 }
@@ -180,6 +184,7 @@ func cmdOrgCreate(e env, args []string) error {
 	fs := flags("org create")
 	name := fs.String("name", "", "")
 	slug := fs.String("slug", "", "")
+	require2FA := fs.Bool("require-2fa", false, "")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -191,7 +196,7 @@ func cmdOrgCreate(e env, args []string) error {
 		return err
 	}
 	defer a.Close()
-	o, err := a.Store.CreateOrganization(ctx, store.Organization{Name: *name, Slug: *slug, IsActive: true})
+	o, err := a.Store.CreateOrganization(ctx, store.Organization{Name: *name, Slug: *slug, IsActive: true, RequireTwoFactor: *require2FA})
 	if err != nil {
 		return err
 	}
@@ -252,6 +257,25 @@ func cmdUserDeactivate(e env, args []string) error {
 	return a.Store.DeactivateUser(ctx, *email)
 }
 
+// cmdUserResetTwoFactor turns two-factor off for an account that lost its authenticator and its
+// recovery codes; if two-factor is required of it, it enrols again at its next sign-in.
+func cmdUserResetTwoFactor(e env, args []string) error {
+	fs := flags("user reset-2fa")
+	email := fs.String("email", "", "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "email"); err != nil {
+		return err
+	}
+	a, ctx, err := open(e)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return a.Store.ResetTwoFactor(ctx, *email)
+}
+
 func memberFlags(name string, args []string, withRole bool) (org, email, role string, err error) {
 	fs := flags(name)
 	o := fs.String("org", "", "")
@@ -283,6 +307,37 @@ func cmdMemberAdd(e env, args []string) error {
 	}
 	_, err = a.Store.AddMember(ctx, o.ID, email, role)
 	return err
+}
+
+// cmdInvite adds an existing account at once, or prints the link a new person signs up with.
+func cmdInvite(e env, args []string) error {
+	ref, email, role, err := memberFlags("invite", args, true)
+	if err != nil {
+		return err
+	}
+	a, ctx, err := open(e)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	o, err := a.Store.OrganizationByRef(ctx, ref)
+	if err != nil {
+		return fmt.Errorf("invite: no organization %q", ref)
+	}
+	token, added, err := a.Store.Invite(ctx, o.ID, email, role)
+	if err != nil {
+		return err
+	}
+	if added {
+		fmt.Fprintf(e.stdout, "%s already has an account and is now %s in %s\n", email, role, o.Name)
+		return nil
+	}
+	base := a.Cfg.BaseURL
+	if base == "" {
+		base = "http://" + a.Cfg.Addr
+	}
+	fmt.Fprintf(e.stdout, "%s/invite/%s\n", base, token)
+	return nil
 }
 
 func cmdMemberRemove(e env, args []string) error {

@@ -74,6 +74,13 @@ func TestOperatorCommands(t *testing.T) {
 			if out := c.ok("", "vault", "rotate-key"); !strings.HasPrefix(out, "data key 2 is now used") {
 				t.Fatalf("rotate-key: %q", out)
 			}
+			link := c.ok("", "invite", "--org", "bravo", "--email", "new.hire@example.com", "--role", "editor")
+			if !regexp.MustCompile(`^http://127\.0\.0\.1:8080/invite/[A-Za-z0-9_-]{20,}$`).MatchString(link) {
+				t.Fatalf("invite link %q", link)
+			}
+			if out := c.ok("", "invite", "--org", "bravo", "--email", "owner@example.com", "--role", "readonly"); !strings.Contains(out, "already has an account") {
+				t.Fatalf("inviting an existing account: %q", out)
+			}
 			c.ok("", "member", "remove", "--org", "bravo", "--email", "tech@example.com")
 			c.ok("", "user", "deactivate", "--email", "tech@example.com")
 			feed := filepath.Join(t.TempDir(), "nvdcve-2.0-2025.json.gz")

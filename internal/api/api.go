@@ -154,6 +154,10 @@ func (h *Handler) authed(next http.HandlerFunc) http.HandlerFunc {
 			h.fail(w, r, err)
 			return
 		}
+		if c.NeedsTwoFactor { // a session that must enrol in two-factor first (never a key)
+			h.fail(w, r, auth.ErrTwoFactorSetup)
+			return
+		}
 		d := h.authn.Rate(c)
 		hdr := w.Header()
 		hdr.Set("RateLimit-Limit", strconv.Itoa(d.Limit))

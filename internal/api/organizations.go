@@ -11,19 +11,21 @@ import (
 
 // Organization is the API shape of an organization.
 type Organization struct {
-	ID          int64     `json:"id"`
-	URL         string    `json:"url"`
-	Name        string    `json:"name"`
-	Slug        string    `json:"slug"`
-	Description string    `json:"description"`
-	IsActive    bool      `json:"is_active"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	ID          int64  `json:"id"`
+	URL         string `json:"url"`
+	Name        string `json:"name"`
+	Slug        string `json:"slug"`
+	Description string `json:"description"`
+	IsActive    bool   `json:"is_active"`
+	// RequireTwoFactor makes members use two-factor sign-in in the web UI; API keys are unaffected.
+	RequireTwoFactor bool      `json:"require_two_factor"`
+	CreatedAt        time.Time `json:"created_at"`
+	UpdatedAt        time.Time `json:"updated_at"`
 }
 
 func (h *Handler) organization(r *http.Request, o store.Organization) Organization {
 	return Organization{ID: o.ID, URL: h.objectURL(r, "organizations", o.ID), Name: o.Name, Slug: o.Slug,
-		Description: o.Description, IsActive: o.IsActive, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
+		Description: o.Description, IsActive: o.IsActive, RequireTwoFactor: o.RequireTwoFactor, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
 }
 
 // objectURL is the absolute URL of one object under the same API prefix as the request.
@@ -60,6 +62,7 @@ func applyOrganization(b *body, o *store.Organization, replace bool) {
 	b.str("slug", &o.Slug)
 	b.str("description", &o.Description)
 	b.boolean("is_active", &o.IsActive)
+	b.boolean("require_two_factor", &o.RequireTwoFactor)
 	b.readOnly("id", "url", "created_at", "updated_at")
 }
 

@@ -64,7 +64,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		d.Close()
 		return nil, err
 	}
-	s := store.New(d, secrets, keyring, store.Options{AssetJSON: api.AssetEvent(cfg.BaseURL)})
+	s := store.New(d, secrets, keyring, store.Options{AssetJSON: api.AssetEvent(cfg.BaseURL), RequireTwoFactor: cfg.RequireTwoFactor})
 	q, err := jobs.New(d, s, log, jobs.Options{AllowPrivateTargets: cfg.AllowPrivateTargets, Version: Version, HIBPURL: cfg.HIBPURL,
 		NVDURL: cfg.NVDURL, NVDAPIKey: cfg.NVDAPIKey})
 	if err != nil {
@@ -96,7 +96,7 @@ func NewHandler(s *store.Store, sched *monitor.Scheduler, rmm api.IntegrationTes
 	now func() time.Time) http.Handler {
 	authn := auth.NewAuthenticator(s, auth.DefaultLimits, now)
 	apiH := api.New(api.Config{Store: s, Authn: authn, Log: log, BaseURL: cfg.BaseURL, Version: Version, Monitors: sched, RMM: rmm})
-	webH := web.New(web.Config{Store: s, Monitors: sched, RMM: rmm, Authn: authn, Log: log, Version: Version})
+	webH := web.New(web.Config{Store: s, Monitors: sched, RMM: rmm, Authn: authn, Log: log, Version: Version, BaseURL: cfg.BaseURL})
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiH)
 	mux.Handle("/api", apiH)

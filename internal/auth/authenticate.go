@@ -29,10 +29,13 @@ type Limits struct {
 	BadKeysPerMinute int
 	// LoginFailuresPerMinute is how many failed logins one address or one email may have per minute.
 	LoginFailuresPerMinute int
+	// CodeFailuresPerWindow is how many wrong two-factor codes one account may have per CodeWindow
+	// (on top of the per-minute login limits); 0 means the default.
+	CodeFailuresPerWindow int
 }
 
 // DefaultLimits are used when the configuration says nothing.
-var DefaultLimits = Limits{SessionRate: 600, BadKeysPerMinute: 20, LoginFailuresPerMinute: 10}
+var DefaultLimits = Limits{SessionRate: 600, BadKeysPerMinute: 20, LoginFailuresPerMinute: 10, CodeFailuresPerWindow: 10}
 
 // Authenticator turns a request into a Caller and applies rate limits.
 type Authenticator struct {
@@ -40,6 +43,7 @@ type Authenticator struct {
 	limits   Limits
 	requests *Limiter // per key or per session user
 	failures *Limiter // per address (bad keys, failed logins) and per email (failed logins)
+	codes    *Limiter // wrong two-factor codes per account, over CodeWindow
 }
 
 // NewAuthenticator returns an authenticator; now is the clock.
@@ -49,6 +53,7 @@ func NewAuthenticator(lookup Lookup, limits Limits, now func() time.Time) *Authe
 		limits:   limits,
 		requests: NewLimiter(time.Minute, 100_000, now),
 		failures: NewLimiter(time.Minute, 100_000, now),
+		codes:    NewLimiter(CodeWindow, 100_000, now),
 	}
 }
 

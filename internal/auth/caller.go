@@ -40,6 +40,10 @@ type Caller struct {
 	// Request metadata for the audit log.
 	IP        string
 	UserAgent string
+	// NeedsTwoFactor marks a web session of a user who must use two-factor sign-in (their
+	// organization or the installation requires it) but has not enrolled: such a session may only
+	// enrol and sign out. It is never set for API keys, which two-factor does not affect.
+	NeedsTwoFactor bool
 
 	orgs     map[int64]Perms
 	all      bool  // every organization (superusers without narrowing)

@@ -27,6 +27,9 @@ type Config struct {
 	HIBPURL             string // "" when off
 	NVDURL              string // "" when off
 	NVDAPIKey           string // optional; raises NVD's rate limit from 5 to 50 requests per 30 s
+	// RequireTwoFactor makes every account use TOTP two-factor to sign in to the web UI (an
+	// organization can require it of its own members). API keys are not affected.
+	RequireTwoFactor bool
 }
 
 // Load reads the configuration through getenv (os.Getenv in production).
@@ -76,18 +79,24 @@ func Load(getenv func(string) string) (Config, error) {
 		c.BaseURL = strings.TrimSuffix(b, "/")
 	}
 
-	switch v := strings.ToLower(get("ALLOW_PRIVATE_TARGETS", "false")); v {
-	case "true", "1", "yes":
-		c.AllowPrivateTargets = true
-	case "false", "0", "no":
-	default:
-		bad("ALLOW_PRIVATE_TARGETS", "%q is not true or false", v)
-	}
+	c.AllowPrivateTargets = boolean(get("ALLOW_PRIVATE_TARGETS", "false"), "ALLOW_PRIVATE_TARGETS", bad)
+	c.RequireTwoFactor = boolean(get("REQUIRE_2FA", "false"), "REQUIRE_2FA", bad)
 
 	c.HIBPURL = serviceURL(get("HIBP_URL", "https://api.pwnedpasswords.com"), "HIBP_URL", bad)
 	c.NVDURL = serviceURL(get("NVD_URL", "https://services.nvd.nist.gov"), "NVD_URL", bad)
 	c.NVDAPIKey = get("NVD_API_KEY", "")
 	return c, errors.Join(errs...)
+}
+
+func boolean(v, name string, bad func(string, string, ...any)) bool {
+	switch v = strings.ToLower(v); v {
+	case "true", "1", "yes":
+		return true
+	case "false", "0", "no":
+		return false
+	}
+	bad(name, "%q is not true or false", v)
+	return false
 }
 
 func serviceURL(v, name string, bad func(string, string, ...any)) string {

@@ -83,3 +83,16 @@ func TestPostgresNeedsMasterKey(t *testing.T) {
 		}
 	}
 }
+
+func TestRequireTwoFactor(t *testing.T) {
+	for v, want := range map[string]bool{"": false, "true": true, "TRUE": true, "1": true, "yes": true, "false": false, "0": false} {
+		c, err := Load(env(map[string]string{"CLIENTST0R_REQUIRE_2FA": v}))
+		if err != nil || c.RequireTwoFactor != want {
+			t.Errorf("%q: %v %v", v, c.RequireTwoFactor, err)
+		}
+	}
+	_, err := Load(env(map[string]string{"CLIENTST0R_REQUIRE_2FA": "sometimes"}))
+	if err == nil || err.Error() != `CLIENTST0R_REQUIRE_2FA: "sometimes" is not true or false` {
+		t.Fatalf("bad value: %v", err)
+	}
+}

@@ -23,6 +23,8 @@ type cachedCaller struct {
 	caller  *auth.Caller
 	gen     uint64
 	expires *time.Time
+	// Sessions only: when it was last used and its absolute end (see sessionEnd).
+	lastSeen, absolute time.Time
 }
 
 // callerCache is bounded: when it is full it starts again empty, which costs a few reloads.

@@ -22,8 +22,11 @@ type Organization struct {
 	Slug        string
 	Description string
 	IsActive    bool
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// RequireTwoFactor makes every member use two-factor sign-in in the web UI (API keys are not
+	// affected).
+	RequireTwoFactor bool
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
 // OrganizationSpec declares the organizations list.
@@ -36,16 +39,17 @@ var OrganizationSpec = list.Spec{
 		{Name: "slug", Column: "o.slug", Order: true, Search: true, Filter: true},
 		{Name: "description", Column: "o.description", Order: true},
 		{Name: "is_active", Column: "o.is_active", Kind: list.Bool, Order: true, Filter: true},
+		{Name: "require_two_factor", Column: "o.require_two_factor", Kind: list.Bool, Order: true, Filter: true},
 		{Name: "created_at", Column: "o.created_at", Kind: list.Time, Order: true, Range: true},
 		{Name: "updated_at", Column: "o.updated_at", Kind: list.Time, Order: true, Range: true},
 	},
 }
 
-const orgColumns = `o.id, o.name, o.slug, o.description, o.is_active, o.created_at, o.updated_at`
+const orgColumns = `o.id, o.name, o.slug, o.description, o.is_active, o.require_two_factor, o.created_at, o.updated_at`
 
 func scanOrg(r rowScanner) (Organization, error) {
 	var o Organization
-	err := r.Scan(&o.ID, &o.Name, &o.Slug, &o.Description, &o.IsActive, &o.CreatedAt, &o.UpdatedAt)
+	err := r.Scan(&o.ID, &o.Name, &o.Slug, &o.Description, &o.IsActive, &o.RequireTwoFactor, &o.CreatedAt, &o.UpdatedAt)
 	o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
 	return o, err
 }
@@ -179,7 +183,8 @@ func orgUniqueErr(err error) error {
 }
 
 func (o Organization) auditFields() map[string]any {
-	return map[string]any{"name": o.Name, "slug": o.Slug, "description": o.Description, "is_active": o.IsActive}
+	return map[string]any{"name": o.Name, "slug": o.Slug, "description": o.Description, "is_active": o.IsActive,
+		"require_two_factor": o.RequireTwoFactor}
 }
 
 // CreateOrganization creates an organization (superusers only).
@@ -200,8 +205,8 @@ func (s *Store) CreateOrganization(ctx context.Context, o Organization) (Organiz
 		if err := checkOrgUnique(ctx, tx, o); err != nil {
 			return err
 		}
-		err := tx.QueryRowContext(ctx, `INSERT INTO organizations (name, slug, description, is_active, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $5) RETURNING id`, o.Name, o.Slug, o.Description, o.IsActive, now).Scan(&o.ID)
+		err := tx.QueryRowContext(ctx, `INSERT INTO organizations (name, slug, description, is_active, require_two_factor, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id`, o.Name, o.Slug, o.Description, o.IsActive, o.RequireTwoFactor, now).Scan(&o.ID)
 		if err != nil {
 			return orgUniqueErr(err)
 		}
@@ -209,6 +214,9 @@ func (s *Store) CreateOrganization(ctx context.Context, o Organization) (Organiz
 	})
 	if err != nil {
 		return o, wrap(err, "create organization")
+	}
+	if o.RequireTwoFactor {
+		s.authChanged() // superusers' sessions now need two-factor
 	}
 	return o, nil
 }
@@ -225,7 +233,10 @@ func (s *Store) UpdateOrganization(ctx context.Context, id int64, change func(*O
 	if !superuser(c) {
 		return Organization{}, apperr.ErrForbidden
 	}
-	var o Organization
+	var (
+		o                  Organization
+		requirementChanged bool
+	)
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		before, err := scanOrg(tx.QueryRowContext(ctx, `SELECT `+orgColumns+` FROM organizations o WHERE o.id = $1`+s.forUpdate(), id))
 		if err != nil {
@@ -249,14 +260,18 @@ func (s *Store) UpdateOrganization(ctx context.Context, id int64, change func(*O
 		}
 		o.UpdatedAt = s.Now()
 		_, err = tx.ExecContext(ctx, `UPDATE organizations SET name = $1, slug = $2, description = $3, is_active = $4,
-			updated_at = $5 WHERE id = $6`, o.Name, o.Slug, o.Description, o.IsActive, o.UpdatedAt, id)
+			require_two_factor = $5, updated_at = $6 WHERE id = $7`, o.Name, o.Slug, o.Description, o.IsActive, o.RequireTwoFactor, o.UpdatedAt, id)
 		if err != nil {
 			return orgUniqueErr(err)
 		}
+		_, requirementChanged = ch["require_two_factor"]
 		return s.audit(ctx, tx, &o.ID, "update", "organization", &o.ID, o.Name, ch)
 	})
 	if err != nil {
 		return o, wrap(err, "update organization")
+	}
+	if requirementChanged {
+		s.authChanged() // members' sessions are checked against the requirement again
 	}
 	return o, nil
 }
@@ -285,4 +300,36 @@ func (s *Store) DeleteOrganization(ctx context.Context, id int64) error {
 		s.gens.Range(func(_, g any) bool { g.(*atomic.Uint64).Add(1); return true }) // everything in it went too
 	}
 	return wrap(err, "delete organization")
+}
+
+// SetTwoFactorRequired turns an organization's two-factor requirement on or off. Owners (org.settings)
+// may, where the rest of the organization's record is for superusers.
+func (s *Store) SetTwoFactorRequired(ctx context.Context, org int64, on bool) error {
+	c, err := caller(ctx)
+	if err != nil {
+		return err
+	}
+	if !c.Reaches(org) {
+		return apperr.ErrNotFound
+	}
+	if !c.Can(org, auth.OrgSettings) {
+		return apperr.ErrForbidden
+	}
+	changed := false
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var name string
+		err := tx.QueryRowContext(ctx, `UPDATE organizations SET require_two_factor = $1, updated_at = $2
+			WHERE id = $3 AND require_two_factor <> $1 RETURNING name`, on, s.Now(), org).Scan(&name)
+		if err == sql.ErrNoRows {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		changed = true
+		return s.audit(ctx, tx, &org, "update", "organization", &org, name, Changes{"require_two_factor": []any{!on, on}})
+	})
+	if changed {
+		s.authChanged()
+	}
+	return wrap(err, "set two-factor requirement")
 }

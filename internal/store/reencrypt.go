@@ -12,9 +12,15 @@ import (
 // sealedColumns lists every column that holds vault ciphertext, by table, so a key rotation can
 // re-encrypt them all.
 var sealedColumns = map[string][]string{
-	"passwords": {"password_ct", "otp_ct", "notes_ct"},
-	"webhooks":  {"secret", "previous_secret"},
+	"passwords":    {"password_ct", "otp_ct", "notes_ct"},
+	"webhooks":     {"secret", "previous_secret"},
+	"users":        {"totp_secret_ct", "totp_pending_ct"},
+	"integrations": {"credentials"},
 }
+
+// sealedOrg is the organization a table's ciphertexts are bound to: its organization_id column
+// unless named here (accounts belong to no organization and bind to 0).
+var sealedOrg = map[string]string{"users": "0"}
 
 // RotateKey adds a data key; new writes use it at once. Re-encryption of existing secrets is the
 // job ReencryptArgs, queued here in the same transaction's spirit (right after the key commits).
@@ -67,8 +73,12 @@ func (s *Store) Reencrypt(ctx context.Context, batch int) (int, error) {
 
 func (s *Store) reencryptBatch(ctx context.Context, table string, cols []string, current uint32, after int64, batch int) (n int, last int64, err error) {
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, fmt.Sprintf(`SELECT id, organization_id, %s FROM %s WHERE id > $1 ORDER BY id LIMIT $2`,
-			strings.Join(cols, ", "), table), after, batch)
+		org := sealedOrg[table]
+		if org == "" {
+			org = "organization_id"
+		}
+		rows, err := tx.QueryContext(ctx, fmt.Sprintf(`SELECT id, %s, %s FROM %s WHERE id > $1 ORDER BY id LIMIT $2`,
+			org, strings.Join(cols, ", "), table), after, batch)
 		if err != nil {
 			return err
 		}

@@ -89,13 +89,31 @@ func (s *Store) RoleByName(ctx context.Context, name string) (Role, error) {
 	return r, err
 }
 
-// ListRoles pages all roles (superusers only).
+// readsRoles: superusers, and whoever manages members somewhere, who must see what a role grants
+// before giving it. Only superusers change roles.
+func readsRoles(c *auth.Caller) bool {
+	return superuser(c) || c.UnionPerms().Has(auth.MembersManage)
+}
+
+// changesRoles allows only superusers to change roles.
+func changesRoles(ctx context.Context) error {
+	c, err := caller(ctx)
+	if err != nil {
+		return err
+	}
+	if !superuser(c) {
+		return apperr.ErrForbidden
+	}
+	return nil
+}
+
+// ListRoles pages all roles.
 func (s *Store) ListRoles(ctx context.Context, q list.Query) ([]Role, int, error) {
 	c, err := caller(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
-	if !superuser(c) {
+	if !readsRoles(c) {
 		return nil, 0, apperr.ErrForbidden
 	}
 	var out []Role
@@ -108,13 +126,13 @@ func (s *Store) ListRoles(ctx context.Context, q list.Query) ([]Role, int, error
 	return out, n, err
 }
 
-// GetRole returns one role (superusers only).
+// GetRole returns one role.
 func (s *Store) GetRole(ctx context.Context, id int64) (Role, error) {
 	c, err := caller(ctx)
 	if err != nil {
 		return Role{}, err
 	}
-	if !superuser(c) {
+	if !readsRoles(c) {
 		return Role{}, apperr.ErrForbidden
 	}
 	r, err := scanRole(s.r.QueryRowContext(ctx, `SELECT `+roleColumns+` FROM roles r WHERE r.id = $1`, id))
@@ -184,6 +202,9 @@ func (s *Store) CreateRole(ctx context.Context, r Role) (Role, error) {
 
 // UpdateRole changes a custom role; built-in roles are read-only.
 func (s *Store) UpdateRole(ctx context.Context, id int64, change func(*Role) error) (Role, error) {
+	if err := changesRoles(ctx); err != nil {
+		return Role{}, err
+	}
 	before, err := s.GetRole(ctx, id)
 	if err != nil {
 		return before, err
@@ -226,6 +247,9 @@ func (s *Store) UpdateRole(ctx context.Context, id int64, change func(*Role) err
 
 // DeleteRole deletes a custom role that nobody holds.
 func (s *Store) DeleteRole(ctx context.Context, id int64) error {
+	if err := changesRoles(ctx); err != nil {
+		return err
+	}
 	r, err := s.GetRole(ctx, id)
 	if err != nil {
 		return err

@@ -28,6 +28,8 @@ type Store struct {
 	keyring   *vault.Keyring
 	enqueuer  Enqueuer
 	assetJSON func(Asset) any
+	// requireTwoFactor is the installation-wide two-factor requirement (CLIENTST0R_REQUIRE_2FA).
+	requireTwoFactor bool
 
 	// authGen changes whenever a user, membership, role, key or session changes; cached callers
 	// from an older generation are rebuilt, so access changes apply on the next request.
@@ -48,12 +50,14 @@ type Options struct {
 	Now func() time.Time
 	// AssetJSON renders an asset as the API returns it, for webhook bodies.
 	AssetJSON func(Asset) any
+	// RequireTwoFactor makes every account use two-factor sign-in in the web UI.
+	RequireTwoFactor bool
 }
 
 // New returns a store over d. secrets digest API keys and session tokens; keyring seals secrets.
 func New(d *db.DB, secrets auth.Secrets, keyring *vault.Keyring, opts Options) *Store {
 	s := &Store{db: d, now: opts.Now, secrets: secrets, keyring: keyring, assetJSON: opts.AssetJSON, counts: map[string]countEntry{},
-		r: newStmtCache(d.R)}
+		r: newStmtCache(d.R), requireTwoFactor: opts.RequireTwoFactor}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -168,6 +168,9 @@ func (s *Store) AddMember(ctx context.Context, org int64, email, roleName string
 		} else if err != nil {
 			return err
 		}
+		if err := grantable(c, org, role); err != nil {
+			return err
+		}
 		var oldRole sql.NullString
 		err = tx.QueryRowContext(ctx, `SELECT r.name FROM memberships m JOIN roles r ON r.id = m.role_id
 			WHERE m.user_id = $1 AND m.organization_id = $2`, u.ID, org).Scan(&oldRole)
@@ -176,6 +179,9 @@ func (s *Store) AddMember(ctx context.Context, org int64, email, roleName string
 		}
 		if oldRole.String == roleName {
 			return nil
+		}
+		if err := canManageMember(ctx, tx, c, org, oldRole); err != nil {
+			return err
 		}
 		now := s.Now()
 		m.CreatedAt = now
@@ -215,6 +221,15 @@ func (s *Store) RemoveMember(ctx context.Context, org int64, email string) error
 		return err
 	}
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var oldRole sql.NullString
+		err := tx.QueryRowContext(ctx, `SELECT r.name FROM memberships m JOIN roles r ON r.id = m.role_id
+			WHERE m.user_id = $1 AND m.organization_id = $2`, u.ID, org).Scan(&oldRole)
+		if err != nil && err != sql.ErrNoRows {
+			return err
+		}
+		if err := canManageMember(ctx, tx, c, org, oldRole); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM memberships WHERE user_id = $1 AND organization_id = $2`, u.ID, org)
 		if err != nil {
 			return err
@@ -232,6 +247,22 @@ func (s *Store) RemoveMember(ctx context.Context, org int64, email string) error
 		s.changed("vehicles")
 	}
 	return wrap(err, "remove member")
+}
+
+// canManageMember checks that a caller may change or remove a member holding role (none: not a
+// member yet): no one demotes or removes someone with permissions they lack themselves.
+func canManageMember(ctx context.Context, q queryer, c *auth.Caller, org int64, role sql.NullString) error {
+	if !role.Valid {
+		return nil
+	}
+	r, err := roleByName(ctx, q, role.String)
+	if err != nil {
+		return err
+	}
+	if missing := r.Perms &^ c.PermsIn(org); missing != 0 {
+		return apperr.Field("email", "This member has permissions you do not have in this organization; an owner must change them.")
+	}
+	return nil
 }
 
 func nullString(n sql.NullString) any {

@@ -105,6 +105,8 @@ type EnvOptions struct {
 	Roots *x509.CertPool
 	// NVDURL turns CVE fetching on against this CVE API 2.0, with its rate-limit window shortened.
 	NVDURL string
+	// RequireTwoFactor is the installation-wide two-factor requirement (CLIENTST0R_REQUIRE_2FA).
+	RequireTwoFactor bool
 }
 
 // NewEnv starts an installation on a fresh database of the dialect.
@@ -123,14 +125,15 @@ func NewEnvWith(t testing.TB, dialect db.Dialect, opts EnvOptions) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := store.New(d, auth.DeriveSecrets(MasterKey), keyring, store.Options{Now: clock.Now, AssetJSON: api.AssetEvent("")})
+	s := store.New(d, auth.DeriveSecrets(MasterKey), keyring, store.Options{Now: clock.Now, AssetJSON: api.AssetEvent(""),
+		RequireTwoFactor: opts.RequireTwoFactor})
 	q, err := jobs.New(d, s, log, jobs.Options{Now: clock.Now, AllowPrivateTargets: true, Poll: 20 * time.Millisecond, Version: "test",
 		HIBPURL: opts.HIBPURL, RMMRateScale: 50, NVDURL: opts.NVDURL, NVDWindow: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sched := app.NewScheduler(s, log, opts.Roots, clock.Now)
-	srv := httptest.NewServer(app.NewHandler(s, sched, q.RMM, config.Config{}, log, clock.Now))
+	srv := httptest.NewServer(app.NewHandler(s, sched, q.RMM, config.Config{RequireTwoFactor: opts.RequireTwoFactor}, log, clock.Now))
 	t.Cleanup(srv.Close)
 	return &Env{t: t, DB: d, Store: s, Clock: clock, Server: srv, Queue: q, Sched: sched, Logs: logs,
 		Sys: auth.WithCaller(context.Background(), auth.System())}

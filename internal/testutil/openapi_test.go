@@ -22,7 +22,7 @@ func (r *recorder) Helper() {}
 func TestValidatorCatchesDrift(t *testing.T) {
 	e := NewEnv(t, Dialects()[0])
 	req, _ := http.NewRequest("GET", e.Server.URL+"/api/organizations/1/", nil)
-	good := `{"id":1,"url":"http://x/api/organizations/1/","name":"A","slug":"a","description":"","is_active":true,` +
+	good := `{"id":1,"url":"http://x/api/organizations/1/","name":"A","slug":"a","description":"","is_active":true,"require_two_factor":false,` +
 		`"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}`
 	cases := map[string]struct {
 		status int

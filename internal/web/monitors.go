@@ -26,6 +26,7 @@ func (h *Handler) monitorList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v["Monitors"], v["Count"] = ms, n
+	pager(v, lq, n)
 	h.render(w, r, http.StatusOK, "monitor_list", v)
 }
 

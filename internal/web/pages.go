@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"clientst0r/internal/apperr"
@@ -17,13 +18,21 @@ import (
 // back to the unfiltered list.
 func listFilters(r *http.Request, spec *list.Spec, v map[string]any, keys ...string) list.Query {
 	q := url.Values{}
-	for _, k := range keys {
+	for _, k := range append(slices.Clone(keys), "ordering", "page") { // every list sorts and pages
 		if s := r.URL.Query().Get(k); s != "" {
 			q.Set(k, s)
 		}
 	}
 	v["Query"] = q
-	lq, err := list.Parse(spec, q)
+	parse := q
+	if org := currentOrg(r); org != 0 && q.Get("organization") == "" && slices.Contains(keys, "organization") {
+		parse = url.Values{}
+		for k, vals := range q {
+			parse[k] = vals
+		}
+		parse.Set("organization", strconv.FormatInt(org, 10)) // the switcher's choice
+	}
+	lq, err := list.Parse(spec, parse)
 	if err != nil {
 		v["Error"] = "Invalid filter."
 		lq, _ = list.Parse(spec, url.Values{})
@@ -31,17 +40,61 @@ func listFilters(r *http.Request, spec *list.Spec, v map[string]any, keys ...str
 	return lq
 }
 
-// morePages links the next page in v["NextPage"], keeping the filters, when there is one.
-func morePages(v map[string]any, lq list.Query, count int) {
-	if lq.Page*lq.PageSize >= count {
-		return
+// pager sets v["Pager"]: the page, the number of pages and links to the neighbours, keeping the
+// filters.
+func pager(v map[string]any, lq list.Query, count int) {
+	pages := max(1, (count+lq.PageSize-1)/lq.PageSize)
+	link := func(page int) string {
+		q := url.Values{}
+		for k, vals := range v["Query"].(url.Values) {
+			q[k] = vals
+		}
+		q.Del("page")
+		if page > 1 {
+			q.Set("page", strconv.Itoa(page))
+		}
+		if len(q) == 0 {
+			return "?"
+		}
+		return "?" + q.Encode()
 	}
-	next := url.Values{}
-	for k, vals := range v["Query"].(url.Values) {
-		next[k] = vals
+	p := map[string]any{"Page": lq.Page, "Pages": pages}
+	if lq.Page > 1 {
+		p["Prev"] = link(lq.Page - 1)
 	}
-	next.Set("page", strconv.Itoa(lq.Page+1))
-	v["NextPage"] = "?" + next.Encode()
+	if lq.Page < pages {
+		p["Next"] = link(lq.Page + 1)
+	}
+	v["Pager"] = p
+}
+
+// sortLink is a sortable column header's target and its current direction.
+type sortLink struct {
+	URL  string
+	Mark string // " ▲", " ▼" or ""
+	Aria string // aria-sort value
+}
+
+// sortBy links to the list ordered by field, or reversed when it is ordered by it already.
+func sortBy(query url.Values, field string) sortLink {
+	q := url.Values{}
+	for k, vals := range query {
+		q[k] = vals
+	}
+	q.Del("page")
+	l := sortLink{Aria: "none"}
+	switch query.Get("ordering") {
+	case field:
+		q.Set("ordering", "-"+field)
+		l.Mark, l.Aria = " ▲", "ascending"
+	case "-" + field:
+		q.Set("ordering", field)
+		l.Mark, l.Aria = " ▼", "descending"
+	default:
+		q.Set("ordering", field)
+	}
+	l.URL = "?" + q.Encode()
+	return l
 }
 
 // deleteRecord answers a delete form: the record goes (404/403 as the store decides) and the browser

@@ -22,7 +22,7 @@ func (h *Handler) vaultList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v["Entries"], v["Count"], v["Now"] = entries, n, h.store.Now()
-	morePages(v, lq, n)
+	pager(v, lq, n)
 	h.render(w, r, http.StatusOK, "vault_list", v)
 }
 

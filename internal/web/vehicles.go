@@ -26,7 +26,7 @@ func (h *Handler) vehicleList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v["Vehicles"], v["Count"], v["Now"] = vs, n, h.store.Now()
-	morePages(v, lq, n)
+	pager(v, lq, n)
 	h.render(w, r, http.StatusOK, "vehicle_list", v)
 }
 

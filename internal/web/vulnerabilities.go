@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"clientst0r/internal/apperr"
 	"clientst0r/internal/auth"
@@ -37,7 +38,7 @@ func (h *Handler) vulnList(w http.ResponseWriter, r *http.Request) {
 			v["Scan"] = scan
 		}
 	}
-	morePages(v, lq, n)
+	pager(v, lq, n)
 	h.render(w, r, http.StatusOK, "vuln_list", v)
 }
 
@@ -85,8 +86,9 @@ func (h *Handler) assetList(w http.ResponseWriter, r *http.Request) {
 		h.serverError(w, r, err)
 		return
 	}
-	v["Assets"], v["Count"] = as, n
-	morePages(v, lq, n)
+	all, orgs := auth.CallerFrom(r.Context()).Scope(auth.AssetsCreate)
+	v["Assets"], v["Count"], v["CanCreate"] = as, n, all || len(orgs) > 0
+	pager(v, lq, n)
 	h.render(w, r, http.StatusOK, "asset_list", v)
 }
 
@@ -103,7 +105,8 @@ func (h *Handler) assetPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := auth.CallerFrom(ctx)
-	v := map[string]any{"Title": a.Name, "A": a, "Back": r.URL.Path}
+	v := map[string]any{"Title": a.Name, "A": a, "Back": r.URL.Path, "CanEdit": c.Can(a.OrgID, auth.AssetsEdit),
+		"CanDelete": c.Can(a.OrgID, auth.AssetsDelete)}
 	byAsset := url.Values{"asset": {strconv.FormatInt(id, 10)}, "page_size": {strconv.Itoa(list.MaxPageSize)}}
 	if c.Can(a.OrgID, auth.VulnerabilitiesView) {
 		q, err := list.Parse(&store.VulnerabilitySpec, withOrdering(byAsset, "-cvss_score"))
@@ -137,4 +140,127 @@ func withOrdering(q url.Values, ordering string) url.Values {
 		out[k] = v
 	}
 	return out
+}
+
+// readAssetForm applies the posted form to a. Tags are one per comma; blank addresses are none.
+func readAssetForm(f url.Values, a *store.Asset) string {
+	fr := &formReader{f: f}
+	a.Name, a.AssetType, a.Status, a.AssetTag, a.SerialNumber = f.Get("name"), f.Get("asset_type"), f.Get("status"), f.Get("asset_tag"), f.Get("serial_number")
+	a.Manufacturer, a.Model, a.Hostname, a.OSName, a.OSVersion = f.Get("manufacturer"), f.Get("model"), f.Get("hostname"), f.Get("os_name"), f.Get("os_version")
+	a.FirmwareVersion, a.CPU, a.Storage, a.Notes = f.Get("firmware_version"), f.Get("cpu"), f.Get("storage"), f.Get("notes")
+	a.IPAddress, a.MACAddress = optText(f.Get("ip_address")), optText(f.Get("mac_address"))
+	a.RAMGB, a.PurchaseDate, a.WarrantyExpiry = fr.optFloat("ram_gb"), fr.optDate("purchase_date"), fr.optDate("warranty_expiry")
+	a.Tags = nonEmpty(strings.Split(f.Get("tags"), ",")...)
+	return fr.err()
+}
+
+func optText(s string) *string {
+	if s = strings.TrimSpace(s); s == "" {
+		return nil
+	}
+	return &s
+}
+
+// assetValues is an asset as the form's values.
+func assetValues(a store.Asset) url.Values {
+	f := url.Values{}
+	for k, s := range map[string]string{"name": a.Name, "asset_type": a.AssetType, "status": a.Status, "asset_tag": a.AssetTag,
+		"serial_number": a.SerialNumber, "manufacturer": a.Manufacturer, "model": a.Model, "hostname": a.Hostname,
+		"os_name": a.OSName, "os_version": a.OSVersion, "firmware_version": a.FirmwareVersion, "cpu": a.CPU, "storage": a.Storage,
+		"notes": a.Notes, "ip_address": deref(a.IPAddress), "mac_address": deref(a.MACAddress), "tags": strings.Join(a.Tags, ", ")} {
+		if s != "" {
+			f.Set(k, s)
+		}
+	}
+	if a.RAMGB != nil {
+		f.Set("ram_gb", strconv.FormatFloat(*a.RAMGB, 'f', -1, 64))
+	}
+	for k, d := range map[string]*store.Date{"purchase_date": a.PurchaseDate, "warranty_expiry": a.WarrantyExpiry} {
+		if d != nil {
+			f.Set(k, string(*d))
+		}
+	}
+	return f
+}
+
+func (h *Handler) renderAssetForm(w http.ResponseWriter, r *http.Request, status int, id, org int64, form url.Values, problem string) {
+	perm := auth.AssetsCreate
+	if id != 0 {
+		perm = auth.AssetsEdit
+	}
+	orgs, err := h.orgsWith(r, perm)
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	if org == 0 {
+		org = currentOrg(r)
+	}
+	title := "New asset"
+	if id != 0 {
+		title = "Edit " + form.Get("name")
+	}
+	h.render(w, r, status, "asset_form", map[string]any{"Title": title, "ID": id, "Org": org, "Form": form, "Orgs": orgs,
+		"Types": store.AssetTypes, "Statuses": store.AssetStatuses, "Error": problem})
+}
+
+func (h *Handler) assetNew(w http.ResponseWriter, r *http.Request) {
+	h.renderAssetForm(w, r, http.StatusOK, 0, 0, url.Values{"asset_type": {"workstation"}, "status": {"active"}}, "")
+}
+
+func (h *Handler) assetEdit(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathInt(r, "id")
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	a, err := h.store.GetAsset(r.Context(), id)
+	if err == nil && !auth.CallerFrom(r.Context()).Can(a.OrgID, auth.AssetsEdit) {
+		err = apperr.ErrForbidden
+	}
+	if err != nil {
+		h.pageError(w, r, err)
+		return
+	}
+	h.renderAssetForm(w, r, http.StatusOK, id, a.OrgID, assetValues(a), "")
+}
+
+func (h *Handler) assetCreate(w http.ResponseWriter, r *http.Request) {
+	if !h.parseForm(w, r) {
+		return
+	}
+	var a store.Asset
+	a.OrgID, _ = strconv.ParseInt(r.PostForm.Get("organization"), 10, 64)
+	problem := readAssetForm(r.PostForm, &a)
+	if problem == "" {
+		created, err := h.store.CreateAsset(r.Context(), a)
+		var again bool
+		if problem, again = h.saved(w, r, err, "/assets/"+itoa(created.ID)); !again {
+			return
+		}
+	}
+	h.renderAssetForm(w, r, http.StatusBadRequest, 0, a.OrgID, r.PostForm, problem)
+}
+
+func (h *Handler) assetUpdate(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathInt(r, "id")
+	if !ok || !h.parseForm(w, r) {
+		http.NotFound(w, r)
+		return
+	}
+	var org int64
+	_, err := h.store.UpdateAsset(r.Context(), id, func(a *store.Asset) error {
+		org = a.OrgID
+		if problem := readAssetForm(r.PostForm, a); problem != "" {
+			return apperr.Invalidf("%s", problem)
+		}
+		return nil
+	})
+	if problem, again := h.saved(w, r, err, "/assets/"+itoa(id)); again {
+		h.renderAssetForm(w, r, http.StatusBadRequest, id, org, r.PostForm, problem)
+	}
+}
+
+func (h *Handler) assetDelete(w http.ResponseWriter, r *http.Request) {
+	h.deleteRecord(w, r, h.store.DeleteAsset, "/assets")
 }

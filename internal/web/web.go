@@ -17,7 +17,6 @@ import (
 	"clientst0r/internal/api"
 	"clientst0r/internal/apperr"
 	"clientst0r/internal/auth"
-	"clientst0r/internal/list"
 	"clientst0r/internal/store"
 )
 
@@ -32,6 +31,7 @@ type Handler struct {
 	authn   *auth.Authenticator
 	log     *slog.Logger
 	version string
+	baseURL string // "" derives links from the request
 	pages   map[string]*template.Template
 	mux     *http.ServeMux
 }
@@ -44,6 +44,7 @@ type Config struct {
 	Authn    *auth.Authenticator
 	Log      *slog.Logger
 	Version  string
+	BaseURL  string
 }
 
 var funcs = template.FuncMap{
@@ -56,6 +57,8 @@ var funcs = template.FuncMap{
 		}
 		return strconv.FormatFloat(*x, 'f', prec, 64)
 	},
+	// sortBy links a column header to the list ordered by field, reversing the current order.
+	"sortBy": sortBy,
 	// dict builds a map for a sub-template from key, value pairs.
 	"dict": func(kv ...any) map[string]any {
 		m := map[string]any{}
@@ -79,11 +82,12 @@ var funcs = template.FuncMap{
 
 // New returns the UI handler.
 func New(cfg Config) *Handler {
-	h := &Handler{store: cfg.Store, checker: cfg.Monitors, rmm: cfg.RMM, authn: cfg.Authn, log: cfg.Log, version: cfg.Version, pages: map[string]*template.Template{},
+	h := &Handler{store: cfg.Store, checker: cfg.Monitors, rmm: cfg.RMM, authn: cfg.Authn, log: cfg.Log, version: cfg.Version, baseURL: cfg.BaseURL, pages: map[string]*template.Template{},
 		mux: http.NewServeMux()}
 	for _, p := range []string{"login", "home", "keys", "webhooks", "webhook", "delivery", "vault_list", "vault_entry", "vault_form",
-		"monitor_list", "monitor", "monitor_form", "integrations", "integration", "vehicle_list", "vehicle", "vehicle_form", "vuln_list", "asset_list", "asset"} {
-		h.pages[p] = template.Must(template.New(p).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/vuln_rows.html",
+		"monitor_list", "monitor", "monitor_form", "integrations", "integration", "vehicle_list", "vehicle", "vehicle_form", "vuln_list", "asset_list", "asset", "asset_form", "org_list", "search", "users", "invite", "roles", "audit",
+		"login_code", "twofactor", "profile"} {
+		h.pages[p] = template.Must(template.New(p).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/partials.html",
 			"templates/"+p+".html"))
 	}
 	static, _ := fs.Sub(assets, "static")
@@ -91,6 +95,18 @@ func New(cfg Config) *Handler {
 	h.mux.HandleFunc("GET /login", h.loginPage)
 	h.mux.HandleFunc("POST /login", h.login)
 	h.mux.HandleFunc("POST /logout", h.logout)
+	// Two-factor sign-in, Profile → Account (password, sessions) and Profile → Two-factor: login.go,
+	// profile.go, twofactor.go. A session that must enrol reaches only the two-factor pages.
+	h.mux.HandleFunc("GET /login/code", h.loginCodePage)
+	h.mux.HandleFunc("POST /login/code", h.loginCode)
+	h.mux.HandleFunc("GET /profile", h.session(h.profilePage))
+	h.mux.HandleFunc("POST /profile/password", h.session(h.changePassword))
+	h.mux.HandleFunc("POST /profile/sessions/revoke", h.session(h.revokeSessions))
+	h.mux.HandleFunc("GET "+twoFactorPath, h.session(h.twoFactorPage))
+	h.mux.HandleFunc("POST "+twoFactorPath+"/setup", h.session(h.twoFactorSetup))
+	h.mux.HandleFunc("POST "+twoFactorPath+"/confirm", h.session(h.twoFactorConfirm))
+	h.mux.HandleFunc("POST "+twoFactorPath+"/recovery-codes", h.session(h.twoFactorRecovery))
+	h.mux.HandleFunc("POST "+twoFactorPath+"/disable", h.session(h.twoFactorDisable))
 	h.mux.HandleFunc("GET /{$}", h.session(h.home))
 	h.mux.HandleFunc("GET /profile/keys", h.session(h.keysPage))
 	h.mux.HandleFunc("POST /profile/keys", h.session(h.createKey))
@@ -119,8 +135,23 @@ func New(cfg Config) *Handler {
 	h.mux.HandleFunc("POST /vehicles/{id}/edit", h.session(h.vehicleUpdate))
 	h.mux.HandleFunc("POST /vehicles/{id}/delete", h.session(h.vehicleDelete))
 	h.mux.HandleFunc("POST /vehicles/{id}/{log}", h.session(h.vehicleAddEntry))
+	h.mux.HandleFunc("POST /org", h.session(h.switchOrg))
+	h.mux.HandleFunc("GET /organizations", h.session(h.orgList))
+	h.mux.HandleFunc("GET /search", h.session(h.search))
+	h.mux.HandleFunc("GET /settings/users", h.session(h.usersPage))
+	h.mux.HandleFunc("POST /settings/users/{action}", h.session(h.usersAction))
+	h.mux.HandleFunc("GET /settings/roles", h.session(h.rolesPage))
+	h.mux.HandleFunc("POST /settings/roles", h.session(h.createRole))
+	h.mux.HandleFunc("GET /audit", h.session(h.auditPage))
+	h.mux.HandleFunc("GET /invite/{token}", h.invitePage)
+	h.mux.HandleFunc("POST /invite/{token}", h.acceptInvite)
 	h.mux.HandleFunc("GET /assets", h.session(h.assetList))
+	h.mux.HandleFunc("GET /assets/new", h.session(h.assetNew))
+	h.mux.HandleFunc("POST /assets/new", h.session(h.assetCreate))
 	h.mux.HandleFunc("GET /assets/{id}", h.session(h.assetPage))
+	h.mux.HandleFunc("GET /assets/{id}/edit", h.session(h.assetEdit))
+	h.mux.HandleFunc("POST /assets/{id}/edit", h.session(h.assetUpdate))
+	h.mux.HandleFunc("POST /assets/{id}/delete", h.session(h.assetDelete))
 	h.mux.HandleFunc("GET /vulnerabilities", h.session(h.vulnList))
 	h.mux.HandleFunc("POST /vulnerabilities/scan", h.session(h.vulnScan))
 	h.mux.HandleFunc("POST /vulnerabilities/{id}/status", h.session(h.vulnStatus))
@@ -150,6 +181,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, page string, v map[string]any) {
 	if c := auth.CallerFrom(r.Context()); c != nil {
 		v["User"] = &c.User
+		oc := orgsOf(r.Context())
+		// Switching returns to this page, without its own organization filter or page number.
+		here := r.URL.Query()
+		here.Del("organization")
+		here.Del("page")
+		back := r.URL.Path
+		if r.Method != http.MethodGet {
+			back = "/"
+		} else if len(here) > 0 {
+			back += "?" + here.Encode()
+		}
+		v["Switcher"] = map[string]any{"Orgs": oc.orgs, "Current": oc.current, "All": oc.all, "Here": back}
 	}
 	var buf bytes.Buffer
 	if err := h.pages[page].ExecuteTemplate(&buf, "layout", v); err != nil {
@@ -174,7 +217,16 @@ func (h *Handler) session(next http.HandlerFunc) http.HandlerFunc {
 			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
-		next(w, r.WithContext(auth.WithCaller(r.Context(), c)))
+		if c.NeedsTwoFactor && !enrolmentPath(r.URL.Path) { // two-factor is required: enrol first
+			http.Redirect(w, r, twoFactorPath, http.StatusSeeOther)
+			return
+		}
+		r = r.WithContext(auth.WithCaller(r.Context(), c))
+		if r, err = h.withOrgs(r, c); err != nil {
+			h.serverError(w, r, err)
+			return
+		}
+		next(w, r)
 	}
 }
 
@@ -183,60 +235,6 @@ func safeNext(next string) string {
 		return "/"
 	}
 	return next
-}
-
-func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
-	h.render(w, r, http.StatusOK, "login", map[string]any{"Title": "Sign in", "Next": safeNext(r.URL.Query().Get("next"))})
-}
-
-func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	email, password := r.PostFormValue("email"), r.PostFormValue("password")
-	next := safeNext(r.PostFormValue("next"))
-	ip := auth.ClientIP(r)
-	v := map[string]any{"Title": "Sign in", "Next": next, "Email": email}
-	if ok, wait := h.authn.LoginAllowed(ip, email); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(auth.Seconds(wait)))
-		v["Error"] = "Too many failed sign-ins. Try again in " + strconv.Itoa(auth.Seconds(wait)) + " seconds."
-		h.render(w, r, http.StatusTooManyRequests, "login", v)
-		return
-	}
-	token, _, err := h.store.Login(r.Context(), email, password, ip, r.UserAgent())
-	if err != nil {
-		if !apperr.Is(err, apperr.Unauthorized) {
-			h.log.Error("login", "err", err)
-			v["Error"] = "Sign-in failed because of a server error; try again."
-			h.render(w, r, http.StatusInternalServerError, "login", v)
-			return
-		}
-		h.authn.LoginFailed(ip, email)
-		v["Error"] = "Invalid email or password."
-		h.render(w, r, http.StatusUnauthorized, "login", v)
-		return
-	}
-	http.SetCookie(w, &http.Cookie{Name: auth.SessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: r.TLS != nil,
-		SameSite: http.SameSiteLaxMode, MaxAge: int(store.SessionLifetime.Seconds())})
-	http.Redirect(w, r, next, http.StatusSeeOther)
-}
-
-func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
-	if ck, err := r.Cookie(auth.SessionCookie); err == nil {
-		if err := h.store.Logout(r.Context(), ck.Value); err != nil {
-			h.log.Error("logout", "err", err)
-		}
-	}
-	http.SetCookie(w, &http.Cookie{Name: auth.SessionCookie, Value: "", Path: "/", HttpOnly: true, MaxAge: -1})
-	http.Redirect(w, r, "/login", http.StatusSeeOther)
-}
-
-func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
-	orgs, n, err := h.store.ListOrganizations(r.Context(), list.Query{Page: 1, PageSize: list.MaxPageSize,
-		Order: []list.OrderBy{{Column: "o.name"}, {Column: "o.id"}}})
-	if err != nil {
-		h.serverError(w, r, err)
-		return
-	}
-	h.render(w, r, http.StatusOK, "home", map[string]any{"Title": "Organizations", "Orgs": orgs, "OrgCount": n})
 }
 
 func (h *Handler) serverError(w http.ResponseWriter, r *http.Request, err error) {

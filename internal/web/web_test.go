@@ -170,8 +170,6 @@ func TestOpenRedirectRefused(t *testing.T) {
 	}
 }
 
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
 func TestWebhookSettingsAndDeliveryLog(t *testing.T) {
 	testutil.EachEnv(t, func(t *testing.T, e *testutil.Env) {
 		org := e.Org("Acme Corp")
@@ -336,3 +334,4 @@ func TestMonitorPages(t *testing.T) {
 		}
 	})
 }
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

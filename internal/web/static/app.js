@@ -50,3 +50,7 @@ function showCredentials(select) {
 }
 document.addEventListener("change", (e) => { if (e.target.matches("[data-provider]")) showCredentials(e.target); });
 document.addEventListener("DOMContentLoaded", () => document.querySelectorAll("[data-provider]").forEach(showCredentials));
+// The organization switcher applies on change; without scripts its button does.
+document.addEventListener("change", (e) => {
+  if (e.target.matches("select[data-autosubmit]")) e.target.form.submit();
+});
