@@ -33,7 +33,11 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 	for _, n := range d.Vulnerabilities {
 		open += n
 	}
-	h.render(w, r, http.StatusOK, "home", map[string]any{"Title": title, "D": d, "OpenVulns": open, "SeeVulns": d.Vulnerabilities != nil,
+	breached := 0
+	if d.Breached != nil {
+		breached = *d.Breached
+	}
+	h.render(w, r, http.StatusOK, "home", map[string]any{"Title": title, "D": d, "SeeVault": d.Breached != nil, "Breached": breached, "OpenVulns": open, "SeeVulns": d.Vulnerabilities != nil,
 		"Severities": store.Severities})
 }
 
