@@ -2,8 +2,11 @@ package rmm_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -303,6 +306,21 @@ func testDattoAlerts(t *testing.T, e *testutil.Env, key string, integ int64, fak
 	}
 	if got := list(); got["Disk C: 95% full"] != "open High" || got["Service restarted"] != "resolved Moderate" {
 		t.Fatalf("alerts: %v", got)
+	}
+	// The asset's page shows them.
+	jar, _ := cookiejar.New(nil)
+	web := &http.Client{Jar: jar}
+	if _, err := web.PostForm(e.Server.URL+"/login", url.Values{"email": {"admin@msp.test"}, "password": {testutil.Password}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := web.Get(fmt.Sprintf("%s/assets/%d", e.Server.URL, asset))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(page), "RMM alerts") || !strings.Contains(string(page), "Disk C: 95% full") {
+		t.Fatalf("asset page without its alerts (%d):\n%s", res.StatusCode, page)
 	}
 	fake.SetAlerts(nil)
 	if run := sync(t, e, key, integ); run["status"] != "succeeded" {
