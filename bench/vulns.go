@@ -82,6 +82,8 @@ type VulnResult struct {
 	ImportPeak, ImportHeapPeak   int64
 	Match                        time.Duration
 	MatchPeak, MatchHeapPeak     int64
+	Rematch                      time.Duration // a full match again with nothing changed
+	RematchOpened                int
 	Opened, AssetsScanned        int
 	FindingsTotal, CriteriaTotal int
 }
@@ -157,6 +159,12 @@ func RunVulns(ctx context.Context, a *app.App, path string, logw io.Writer) (Vul
 		return res, fmt.Errorf("match: %w", err)
 	}
 	res.Opened, res.AssetsScanned = counts.Opened, counts.AssetsScanned
+	start := time.Now()
+	again, err := a.Store.ScanVulnerabilities(sys, store.VulnScanOptions{Full: true})
+	if err != nil {
+		return res, fmt.Errorf("match again: %w", err)
+	}
+	res.Rematch, res.RematchOpened = time.Since(start), again.Opened+again.Resolved
 	for q, dst := range map[string]*int{`SELECT count(*) FROM assets`: &res.Assets, `SELECT count(*) FROM vulnerabilities`: &res.FindingsTotal,
 		`SELECT count(*) FROM cve_matches`: &res.CriteriaTotal} {
 		if err := a.DB.R.QueryRowContext(ctx, q).Scan(dst); err != nil {
@@ -179,5 +187,7 @@ func (r VulnResult) Print(w io.Writer) {
 	fmt.Fprintf(w, "%-22s %10s %16s %14s\n", "import feed", r.Import.Round(time.Millisecond), mib(r.ImportPeak), mib(r.ImportHeapPeak))
 	fmt.Fprintf(w, "%-22s %10s %16s %14s\n", fmt.Sprintf("match %d assets", r.Assets), r.Match.Round(time.Millisecond), mib(r.MatchPeak),
 		mib(r.MatchHeapPeak))
-	fmt.Fprintf(w, "findings opened by the match: %d (total stored: %d)\n", r.Opened, r.FindingsTotal)
+	fmt.Fprintf(w, "%-22s %10s\n", "match again, unchanged", r.Rematch.Round(time.Millisecond))
+	fmt.Fprintf(w, "findings opened by the match: %d (total stored: %d); opened or resolved by the unchanged match: %d\n",
+		r.Opened, r.FindingsTotal, r.RematchOpened)
 }
