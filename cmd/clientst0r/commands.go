@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -40,6 +41,7 @@ const usage = `usage:
   clientst0r vault rotate-key                 new data key; re-encrypts in the background
   clientst0r cve import FILE                  import an NVD JSON 2.0 feed file (.json or .json.gz)
   clientst0r backup FILE                      consistent online backup (SQLite: VACUUM INTO)
+  clientst0r migrate-to-postgres --to URL     copy this SQLite installation into an empty PostgreSQL database
   clientst0r version`
 
 // env carries what every command needs.
@@ -71,6 +73,7 @@ var commands = []command{
 	{"cve import", cmdCVEImport},
 	{"invite", cmdInvite},
 	{"backup", cmdBackup},
+	{"migrate-to-postgres", cmdMigrateToPostgres},
 	{"version", cmdVersion},
 }
 
@@ -543,6 +546,78 @@ func cmdBackup(e env, args []string) error {
 	}
 	fmt.Fprintln(e.stdout, dest)
 	return nil
+}
+
+// cmdMigrateToPostgres copies the SQLite installation the configuration names into an empty
+// PostgreSQL database, ids and ciphertexts as they are; the master key stays the same, so the
+// PostgreSQL nodes need it as CLIENTST0R_MASTER_KEY.
+func cmdMigrateToPostgres(e env, args []string) error {
+	fs := flags("migrate-to-postgres")
+	to := fs.String("to", "", "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if dialect, _, err := db.ParseURL(*to); err != nil || dialect != db.Postgres {
+		return errors.New("migrate-to-postgres: --to needs a postgres:// URL of an empty database")
+	}
+	cfg, err := config.Load(e.getenv)
+	if err != nil {
+		return err
+	}
+	if cfg.Dialect != db.SQLite {
+		return errors.New("migrate-to-postgres: the configured database is not SQLite; nothing to move")
+	}
+	src, ctx, err := open(e) // checks the master key against this installation
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	key, err := app.MasterKey(cfg)
+	if err != nil {
+		return err
+	}
+	dst, err := db.Open(e.ctx, *to)
+	if err != nil {
+		return fmt.Errorf("migrate-to-postgres: %v", err)
+	}
+	if err := dst.Migrate(e.ctx); err != nil {
+		dst.Close()
+		return fmt.Errorf("migrate-to-postgres: %v", err)
+	}
+	total := 0
+	err = db.CopyToPostgres(e.ctx, src.DB, dst, func(table string, rows int) {
+		total += rows
+		if rows > 0 {
+			fmt.Fprintf(e.stdout, "%-28s %8d rows\n", table, rows)
+		}
+	})
+	dst.Close()
+	if err != nil {
+		return fmt.Errorf("migrate-to-postgres: %v", err)
+	}
+	pg := cfg
+	pg.DatabaseURL, pg.Dialect, pg.MasterKey = *to, db.Postgres, key
+	a, err := app.Open(ctx, pg, logger(e.stderr, slog.LevelWarn))
+	if err != nil {
+		return fmt.Errorf("migrate-to-postgres: the copy opens wrongly: %v", err)
+	}
+	defer a.Close()
+	queued, err := a.Store.RequeueUnfinished(auth.WithCaller(e.ctx, auth.System()))
+	if err != nil {
+		return fmt.Errorf("migrate-to-postgres: %v", err)
+	}
+	fmt.Fprintf(e.stdout, "copied %d rows; %d pending webhook deliveries queued again\n", total, queued)
+	fmt.Fprintf(e.stdout, "start the PostgreSQL nodes with CLIENTST0R_DATABASE_URL=%s and CLIENTST0R_MASTER_KEY set to the key in %s\n",
+		redactURL(*to), filepath.Join(cfg.DataDir, "master.key"))
+	return nil
+}
+
+// redactURL hides a URL's password.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	return s
 }
 
 func cmdVersion(e env, args []string) error {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -194,26 +195,52 @@ func TestWrongMasterKeyRefusesToStart(t *testing.T) {
 	}
 }
 
+// server is `clientst0r serve` running in the test on a free port.
+type server struct {
+	url    string
+	cancel context.CancelFunc
+	done   chan struct{} // closed when serve has returned, with its exit code in code
+	code   int
+}
+
+// serve starts the server and waits for its first line (the address it listens on).
+func (c *cli) serve() *server {
+	c.t.Helper()
+	c.env["CLIENTST0R_ADDR"] = "127.0.0.1:0"
+	ctx, cancel := context.WithCancel(context.Background())
+	outR, outW := io.Pipe()
+	s := &server{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		s.code = run(ctx, []string{"serve"}, func(k string) string { return c.env[k] }, strings.NewReader(""), outW, io.Discard)
+		outW.Close()
+		close(s.done)
+	}()
+	line, err := bufio.NewReader(outR).ReadString('\n')
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	go io.Copy(io.Discard, outR)
+	s.url = regexp.MustCompile(`(http://\S+)`).FindStringSubmatch(line)[1]
+	c.t.Cleanup(s.stop)
+	return s
+}
+
+// stop stops the server and waits for it to return.
+func (s *server) stop() {
+	s.cancel()
+	select {
+	case <-s.done:
+	case <-time.After(30 * time.Second):
+	}
+}
+
 // serve stops on a signal only after the requests in flight have their answers.
 func TestServeFinishesInFlightRequestsOnStop(t *testing.T) {
 	c := newCLI(t, db.SQLite)
 	c.ok("a long enough password\n", "user", "create", "--email", "root@example.com", "--superuser", "--password-stdin")
 	key := c.ok("", "apikey", "create", "--email", "root@example.com", "--name", "k")
-	c.env["CLIENTST0R_ADDR"] = "127.0.0.1:0"
-
-	ctx, stop := context.WithCancel(context.Background())
-	outR, outW := io.Pipe()
-	exited := make(chan int, 1)
-	go func() {
-		exited <- run(ctx, []string{"serve"}, func(k string) string { return c.env[k] }, strings.NewReader(""), outW, io.Discard)
-		outW.Close()
-	}()
-	line, err := bufio.NewReader(outR).ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
-	}
-	go io.Copy(io.Discard, outR)
-	addr := regexp.MustCompile(`http://(\S+)`).FindStringSubmatch(line)[1]
+	srv := c.serve()
+	addr, stop := strings.TrimPrefix(srv.url, "http://"), srv.cancel
 
 	// Start a request whose body is still arriving when the stop comes.
 	conn, err := net.Dial("tcp", addr)
@@ -240,11 +267,75 @@ func TestServeFinishesInFlightRequestsOnStop(t *testing.T) {
 		t.Fatalf("in-flight request: %d %s", res.StatusCode, b)
 	}
 	select {
-	case code := <-exited:
-		if code != 0 {
-			t.Fatalf("serve exited %d", code)
+	case <-srv.done:
+		if srv.code != 0 {
+			t.Fatalf("serve exited %d", srv.code)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve did not stop")
+	}
+}
+
+// TestMigrateToPostgres moves a SQLite installation with keys, a vault entry and a pending webhook
+// delivery to PostgreSQL: the same key works there, the secret decrypts, ids continue and the
+// delivery is queued again.
+func TestMigrateToPostgres(t *testing.T) {
+	if os.Getenv(testutil.PostgresURLEnv) == "" {
+		t.Skip("needs PostgreSQL (" + testutil.PostgresURLEnv + ")")
+	}
+	c := newCLI(t, db.SQLite)
+	c.ok("a long enough password\n", "user", "create", "--email", "owner@example.com", "--password-stdin")
+	c.ok("", "org", "create", "--name", "Acme Corp")
+	c.ok("", "member", "add", "--org", "acme-corp", "--email", "owner@example.com", "--role", "owner")
+	key := c.ok("", "apikey", "create", "--email", "owner@example.com", "--name", "script", "--reveal")
+	srv := c.serve()
+	api := func(base, method, path string, body string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var m map[string]any
+		json.NewDecoder(res.Body).Decode(&m)
+		return res.StatusCode, m
+	}
+	if s, m := api(srv.url, "POST", "/api/passwords/", `{"title": "Firewall", "password": "s3cret-fw-pass"}`); s != 201 {
+		t.Fatalf("password: %d %v", s, m)
+	}
+	if s, m := api(srv.url, "POST", "/api/webhooks/", `{"name": "PSA", "url": "https://psa.example/hook", "events": ["asset.created"]}`); s != 201 {
+		t.Fatalf("webhook: %d %v", s, m)
+	}
+	if s, m := api(srv.url, "POST", "/api/assets/", `{"name": "fw1", "asset_type": "firewall"}`); s != 201 || m["id"].(float64) != 1 {
+		t.Fatalf("asset: %d %v", s, m)
+	}
+	srv.stop()
+
+	to := testutil.NewDBURL(t, db.Postgres)
+	out := c.ok("", "migrate-to-postgres", "--to", to)
+	if !strings.Contains(out, "passwords") || !strings.Contains(out, "1 pending webhook deliveries queued again") {
+		t.Fatalf("migrate-to-postgres:\n%s", out)
+	}
+	if code, _, errOut := c.run("", "migrate-to-postgres", "--to", to); code == 0 || !strings.Contains(errOut, "empty one") {
+		t.Fatalf("a second copy into the same database: %d %s", code, errOut)
+	}
+
+	keyFile, err := os.ReadFile(filepath.Join(c.env["CLIENTST0R_DATA_DIR"], "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg := &cli{t: t, env: map[string]string{"CLIENTST0R_DATA_DIR": t.TempDir(), "CLIENTST0R_DATABASE_URL": to,
+		"CLIENTST0R_MASTER_KEY": strings.TrimSpace(string(keyFile))}}
+	psrv := pg.serve()
+	defer psrv.stop()
+	s, m := api(psrv.url, "POST", "/api/passwords/1/reveal/", "")
+	if s != 200 || m["password"] != "s3cret-fw-pass" {
+		t.Fatalf("reveal on PostgreSQL: %d %v", s, m)
+	}
+	if s, m := api(psrv.url, "POST", "/api/assets/", `{"name": "fw2", "asset_type": "firewall"}`); s != 201 || m["id"].(float64) != 2 {
+		t.Fatalf("a new asset after the copy: %d %v", s, m)
 	}
 }

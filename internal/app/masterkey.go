@@ -16,6 +16,13 @@ import (
 	"clientst0r/internal/db"
 )
 
+// MasterKey returns the installation's master key: configured, or read from the data directory's
+// key file (which opening the installation created on first start).
+func MasterKey(cfg config.Config) ([]byte, error) {
+	k, _, err := masterKey(cfg)
+	return k, err
+}
+
 // masterKey returns the configured master key or, on SQLite without one, reads <data dir>/master.key,
 // generating it (mode 0600) on first start. generated reports that it was just created.
 func masterKey(cfg config.Config) (key []byte, generated bool, err error) {

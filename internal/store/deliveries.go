@@ -325,3 +325,41 @@ func (s *Store) DeliveryDetail(ctx context.Context, id int64) (Delivery, string,
 	}
 	return d, payload, out, wrap(rows.Err(), "attempts")
 }
+
+// RequeueUnfinished queues again the work a copied installation had pending: deliveries not yet
+// made (at their next attempt time) and a re-encryption pass, which does nothing when no secret
+// waits for the current key. The job queue's own tables are not copied between databases.
+func (s *Store) RequeueUnfinished(ctx context.Context) (int, error) {
+	n := 0
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id, next_attempt_at FROM webhook_deliveries WHERE status IN ('pending', 'retrying')`)
+		if err != nil {
+			return err
+		}
+		type due struct {
+			id int64
+			at sql.NullTime
+		}
+		var todo []due
+		for rows.Next() {
+			var d due
+			if err := rows.Scan(&d.id, &d.at); err != nil {
+				rows.Close()
+				return err
+			}
+			todo = append(todo, d)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, d := range todo {
+			if err := s.enqueuer.InsertTx(ctx, tx, DeliverArgs{DeliveryID: d.id}, d.at.Time); err != nil {
+				return err
+			}
+		}
+		n = len(todo)
+		return s.enqueuer.InsertTx(ctx, tx, ReencryptArgs{}, time.Time{})
+	})
+	return n, wrap(err, "requeue unfinished work")
+}
