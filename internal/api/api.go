@@ -158,7 +158,11 @@ func (h *Handler) authed(next http.HandlerFunc) http.HandlerFunc {
 			h.fail(w, r, auth.ErrTwoFactorSetup)
 			return
 		}
-		d := h.authn.Rate(c)
+		d, err := h.authn.RateContext(r.Context(), c)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
 		hdr := w.Header()
 		hdr.Set("RateLimit-Limit", strconv.Itoa(d.Limit))
 		hdr.Set("RateLimit-Remaining", strconv.Itoa(d.Remaining))

@@ -36,8 +36,13 @@ type App struct {
 	Queue     *jobs.Queue
 	Scheduler *monitor.Scheduler
 	Log       *slog.Logger
+	// Notifier connects this node to the others on the same PostgreSQL database (cache
+	// invalidation, keyring changes); nil on SQLite. It runs from Open until Close.
+	Notifier *db.Notifier
 	// KeyGenerated is true when this start generated the master key file.
 	KeyGenerated bool
+
+	stopNotifier func()
 }
 
 // Open opens and migrates the database and checks the master key against it.
@@ -64,7 +69,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		d.Close()
 		return nil, err
 	}
-	s := store.New(d, secrets, keyring, store.Options{AssetJSON: api.AssetEvent(cfg.BaseURL), RequireTwoFactor: cfg.RequireTwoFactor})
+	var notifier *db.Notifier
+	if d.Dialect == db.Postgres {
+		notifier = db.NewNotifier(d, log, db.NotifierOptions{})
+	}
+	s := store.New(d, secrets, keyring, store.Options{AssetJSON: api.AssetEvent(cfg.BaseURL), RequireTwoFactor: cfg.RequireTwoFactor,
+		Notifier: notifier})
 	q, err := jobs.New(d, s, log, jobs.Options{AllowPrivateTargets: cfg.AllowPrivateTargets, Version: Version, HIBPURL: cfg.HIBPURL,
 		NVDURL: cfg.NVDURL, NVDAPIKey: cfg.NVDAPIKey})
 	if err != nil {
@@ -72,7 +82,15 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	sched := NewScheduler(s, log, nil, time.Now)
-	return &App{Cfg: cfg, DB: d, Store: s, Queue: q, Scheduler: sched, Log: log, KeyGenerated: generated}, nil
+	a := &App{Cfg: cfg, DB: d, Store: s, Queue: q, Scheduler: sched, Log: log, Notifier: notifier, KeyGenerated: generated,
+		stopNotifier: func() {}}
+	if notifier != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); notifier.Run(ctx) }()
+		a.stopNotifier = func() { cancel(); <-done }
+	}
+	return a, nil
 }
 
 // NewScheduler builds the node's monitor scheduler over s and connects it to monitor changes.
@@ -83,8 +101,11 @@ func NewScheduler(s *store.Store, log *slog.Logger, roots *x509.CertPool, now fu
 	return sched
 }
 
-// Close closes the database.
-func (a *App) Close() error { return a.DB.Close() }
+// Close stops the notifier and closes the database.
+func (a *App) Close() error {
+	a.stopNotifier()
+	return a.DB.Close()
+}
 
 // Handler is the whole HTTP surface: the API under /api/, the web UI everywhere else.
 func (a *App) Handler() http.Handler {
@@ -94,7 +115,7 @@ func (a *App) Handler() http.Handler {
 // NewHandler builds the HTTP surface over a store; now is the clock for rate limits.
 func NewHandler(s *store.Store, sched *monitor.Scheduler, rmm api.IntegrationTester, cfg config.Config, log *slog.Logger,
 	now func() time.Time) http.Handler {
-	authn := auth.NewAuthenticator(s, auth.DefaultLimits, now)
+	authn := auth.NewAuthenticatorWith(s, auth.DefaultLimits, RateCounters(s, now))
 	apiH := api.New(api.Config{Store: s, Authn: authn, Log: log, BaseURL: cfg.BaseURL, Version: Version, Monitors: sched, RMM: rmm})
 	webH := web.New(web.Config{Store: s, Monitors: sched, RMM: rmm, Authn: authn, Log: log, Version: Version, BaseURL: cfg.BaseURL})
 	mux := http.NewServeMux()
@@ -113,6 +134,15 @@ func NewHandler(s *store.Store, sched *monitor.Scheduler, rmm api.IntegrationTes
 		http.Error(w, "Cross-origin request refused.", http.StatusForbidden)
 	}))
 	return api.RequestID(log, csrf.Handler(mux))
+}
+
+// RateCounters are where rate limits and throttles count: in memory for a node alone (SQLite); in
+// the database on PostgreSQL, which several nodes may share, so a key's limit holds across them.
+func RateCounters(s *store.Store, now func() time.Time) auth.Counters {
+	if s.DB().Dialect == db.Postgres {
+		return auth.NewCounters(func(name string, period time.Duration) auth.Counter { return s.RateCounter(name, period, now) })
+	}
+	return auth.MemoryCounters(now)
 }
 
 // Serve runs the server and the job queue until ctx ends, then stops gracefully: the listener closes,

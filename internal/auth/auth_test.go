@@ -141,25 +141,32 @@ func TestAPIKeyFormat(t *testing.T) {
 func TestLimiterWindow(t *testing.T) {
 	now := time.Unix(1000, 0)
 	l := NewLimiter(time.Minute, 10, func() time.Time { return now })
+	take := func(key string) Decision {
+		d, err := l.Take(context.Background(), key, 60)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
 	for i := range 60 {
-		d := l.Take("k1", 60)
+		d := take("k1")
 		if !d.Allowed || d.Remaining != 59-i {
 			t.Fatalf("request %d: %+v", i+1, d)
 		}
 		now = now.Add(100 * time.Millisecond)
 	}
-	d := l.Take("k1", 60)
+	d := take("k1")
 	if d.Allowed || d.Reset != 54*time.Second || Seconds(d.Reset) != 54 {
 		t.Fatalf("61st: %+v", d)
 	}
-	if d := l.Take("k2", 60); !d.Allowed || d.Remaining != 59 {
+	if d := take("k2"); !d.Allowed || d.Remaining != 59 {
 		t.Fatalf("another key must be unaffected: %+v", d)
 	}
 	now = now.Add(54 * time.Second)
-	if d := l.Take("k1", 60); !d.Allowed || d.Remaining != 59 {
+	if d := take("k1"); !d.Allowed || d.Remaining != 59 {
 		t.Fatalf("after the window: %+v", d)
 	}
-	if d := l.Peek("k1", 60); d.Remaining != 59 {
+	if d, _ := l.Peek(context.Background(), "k1", 60); d.Remaining != 59 {
 		t.Fatalf("peek must not count: %+v", d)
 	}
 }
@@ -168,13 +175,13 @@ func TestLimiterBoundedMemory(t *testing.T) {
 	now := time.Unix(1000, 0)
 	l := NewLimiter(time.Minute, 100, func() time.Time { return now })
 	for i := range 1000 {
-		l.Take(string(rune('a'+i%26))+time.Duration(i).String(), 5)
+		l.Take(context.Background(), string(rune('a'+i%26))+time.Duration(i).String(), 5)
 	}
 	if len(l.windows) > 100 {
 		t.Fatalf("%d windows kept, limit 100", len(l.windows))
 	}
 	now = now.Add(2 * time.Minute)
-	l.Take("fresh", 5)
+	l.Take(context.Background(), "fresh", 5)
 	if len(l.windows) != 1 {
 		t.Fatalf("expired windows not swept: %d left", len(l.windows))
 	}

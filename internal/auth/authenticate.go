@@ -41,20 +41,20 @@ var DefaultLimits = Limits{SessionRate: 600, BadKeysPerMinute: 20, LoginFailures
 type Authenticator struct {
 	lookup   Lookup
 	limits   Limits
-	requests *Limiter // per key or per session user
-	failures *Limiter // per address (bad keys, failed logins) and per email (failed logins)
-	codes    *Limiter // wrong two-factor codes per account, over CodeWindow
+	requests Counter // per key or per session user
+	failures Counter // per address (bad keys, failed logins) and per email (failed logins)
+	codes    Counter // wrong two-factor codes per account, over CodeWindow
 }
 
-// NewAuthenticator returns an authenticator; now is the clock.
+// NewAuthenticator returns an authenticator counting in this process (one node); now is the clock.
 func NewAuthenticator(lookup Lookup, limits Limits, now func() time.Time) *Authenticator {
-	return &Authenticator{
-		lookup:   lookup,
-		limits:   limits,
-		requests: NewLimiter(time.Minute, 100_000, now),
-		failures: NewLimiter(time.Minute, 100_000, now),
-		codes:    NewLimiter(CodeWindow, 100_000, now),
-	}
+	return NewAuthenticatorWith(lookup, limits, MemoryCounters(now))
+}
+
+// NewAuthenticatorWith returns an authenticator counting in counters (shared ones when several
+// nodes serve one installation).
+func NewAuthenticatorWith(lookup Lookup, limits Limits, counters Counters) *Authenticator {
+	return &Authenticator{lookup: lookup, limits: limits, requests: counters.Requests, failures: counters.Failures, codes: counters.Codes}
 }
 
 // Errors with SPEC §3's wording.
@@ -79,7 +79,9 @@ func (a *Authenticator) Authenticate(r *http.Request, sessions bool) (*Caller, e
 		if !strings.EqualFold(scheme, "Bearer") {
 			return nil, ErrNoCredentials
 		}
-		if d := a.failures.Peek("ip:"+ip, a.limits.BadKeysPerMinute); d.Remaining <= 0 {
+		if d, err := a.failures.Peek(r.Context(), "ip:"+ip, a.limits.BadKeysPerMinute); err != nil {
+			return nil, err
+		} else if d.Remaining <= 0 {
 			return nil, Throttled(d.Reset)
 		}
 		token = strings.TrimSpace(token)
@@ -90,7 +92,9 @@ func (a *Authenticator) Authenticate(r *http.Request, sessions bool) (*Caller, e
 		}
 		if err != nil {
 			if apperr.Is(err, apperr.Unauthorized) {
-				a.failures.Take("ip:"+ip, a.limits.BadKeysPerMinute)
+				if _, err := a.failures.Take(r.Context(), "ip:"+ip, a.limits.BadKeysPerMinute); err != nil {
+					return nil, err
+				}
 				return nil, errInvalidKey
 			}
 			return nil, err
@@ -114,31 +118,44 @@ func (a *Authenticator) Authenticate(r *http.Request, sessions bool) (*Caller, e
 	return nil, ErrNoCredentials
 }
 
-// Rate counts one request against the caller's limit: the key's, or the installation's for sessions.
-func (a *Authenticator) Rate(c *Caller) Decision {
+// RateContext counts one request against the caller's limit: the key's, or the installation's for
+// sessions.
+func (a *Authenticator) RateContext(ctx context.Context, c *Caller) (Decision, error) {
 	if c.Key != nil {
-		return a.requests.Take(fmt.Sprintf("k:%d", c.Key.ID), c.Key.RateLimit)
+		return a.requests.Take(ctx, fmt.Sprintf("k:%d", c.Key.ID), c.Key.RateLimit)
 	}
-	return a.requests.Take(fmt.Sprintf("u:%d", c.User.ID), a.limits.SessionRate)
+	return a.requests.Take(ctx, fmt.Sprintf("u:%d", c.User.ID), a.limits.SessionRate)
+}
+
+// Rate is RateContext outside any request.
+func (a *Authenticator) Rate(c *Caller) (Decision, error) {
+	return a.RateContext(context.Background(), c)
 }
 
 // LoginAllowed reports whether another login attempt from ip for email may be tried now, and if
 // not, how long to wait.
-func (a *Authenticator) LoginAllowed(ip, email string) (bool, time.Duration) {
+func (a *Authenticator) LoginAllowed(ctx context.Context, ip, email string) (bool, time.Duration, error) {
 	n := a.limits.LoginFailuresPerMinute
 	for _, k := range []string{"login-ip:" + ip, "login-email:" + strings.ToLower(email)} {
-		if d := a.failures.Peek(k, n); d.Remaining <= 0 {
-			return false, d.Reset
+		d, err := a.failures.Peek(ctx, k, n)
+		if err != nil {
+			return false, 0, err
+		}
+		if d.Remaining <= 0 {
+			return false, d.Reset, nil
 		}
 	}
-	return true, 0
+	return true, 0, nil
 }
 
 // LoginFailed counts a failed login against the address and the email.
-func (a *Authenticator) LoginFailed(ip, email string) {
+func (a *Authenticator) LoginFailed(ctx context.Context, ip, email string) error {
 	n := a.limits.LoginFailuresPerMinute
-	a.failures.Take("login-ip:"+ip, n)
-	a.failures.Take("login-email:"+strings.ToLower(email), n)
+	if _, err := a.failures.Take(ctx, "login-ip:"+ip, n); err != nil {
+		return err
+	}
+	_, err := a.failures.Take(ctx, "login-email:"+strings.ToLower(email), n)
+	return err
 }
 
 // ClientIP is the peer address of the request. Forwarding headers are not trusted: they are the

@@ -1,9 +1,42 @@
 package auth
 
 import (
+	"context"
 	"sync"
 	"time"
 )
+
+// Counter counts events per key in fixed windows and decides them against a limit. Limiter counts in
+// this process, which is right for one node; nodes sharing a PostgreSQL database count in it (the
+// store's RateCounter), so a limit holds across them.
+type Counter interface {
+	// Take counts one event against key and decides it; an event over the limit is refused and not
+	// counted.
+	Take(ctx context.Context, key string, limit int) (Decision, error)
+	// Peek decides without counting.
+	Peek(ctx context.Context, key string, limit int) (Decision, error)
+}
+
+// Counters are the authenticator's three counters.
+type Counters struct {
+	Requests Counter // per key or session user, per minute
+	Failures Counter // bad keys and failed logins per address, failed logins per email, per minute
+	Codes    Counter // wrong two-factor codes per account, per CodeWindow
+}
+
+// NewCounters builds the three counters with newCounter, which gets each one's name and window.
+func NewCounters(newCounter func(name string, period time.Duration) Counter) Counters {
+	return Counters{
+		Requests: newCounter("requests", time.Minute),
+		Failures: newCounter("failures", time.Minute),
+		Codes:    newCounter("codes", CodeWindow),
+	}
+}
+
+// MemoryCounters count in this process, each holding at most 100,000 keys; now is the clock.
+func MemoryCounters(now func() time.Time) Counters {
+	return NewCounters(func(_ string, period time.Duration) Counter { return NewLimiter(period, 100_000, now) })
+}
 
 // Limiter counts requests per key in fixed one-minute windows that start at a key's first request.
 // Memory is bounded: expired windows are swept once the table grows past sweepAt, and when it is
@@ -36,10 +69,14 @@ func NewLimiter(period time.Duration, maxKeys int, now func() time.Time) *Limite
 }
 
 // Take counts one request against key and decides it.
-func (l *Limiter) Take(key string, limit int) Decision { return l.decide(key, limit, 1) }
+func (l *Limiter) Take(_ context.Context, key string, limit int) (Decision, error) {
+	return l.decide(key, limit, 1), nil
+}
 
 // Peek decides without counting.
-func (l *Limiter) Peek(key string, limit int) Decision { return l.decide(key, limit, 0) }
+func (l *Limiter) Peek(_ context.Context, key string, limit int) (Decision, error) {
+	return l.decide(key, limit, 0), nil
+}
 
 func (l *Limiter) decide(key string, limit, cost int) Decision {
 	now := l.now()

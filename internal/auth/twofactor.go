@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base32"
@@ -147,14 +148,19 @@ func (a *Authenticator) codeLimit() int {
 
 // CodeAllowed reports whether another two-factor code (or recovery code, or re-authentication for a
 // two-factor change) may be tried for the account now, and if not, how long to wait.
-func (a *Authenticator) CodeAllowed(userID int64) (bool, time.Duration) {
-	if d := a.codes.Peek(fmt.Sprintf("code-user:%d", userID), a.codeLimit()); d.Remaining <= 0 {
-		return false, d.Reset
+func (a *Authenticator) CodeAllowed(ctx context.Context, userID int64) (bool, time.Duration, error) {
+	d, err := a.codes.Peek(ctx, fmt.Sprintf("code-user:%d", userID), a.codeLimit())
+	if err != nil {
+		return false, 0, err
 	}
-	return true, 0
+	if d.Remaining <= 0 {
+		return false, d.Reset, nil
+	}
+	return true, 0, nil
 }
 
 // CodeFailed counts a wrong code against the account.
-func (a *Authenticator) CodeFailed(userID int64) {
-	a.codes.Take(fmt.Sprintf("code-user:%d", userID), a.codeLimit())
+func (a *Authenticator) CodeFailed(ctx context.Context, userID int64) error {
+	_, err := a.codes.Take(ctx, fmt.Sprintf("code-user:%d", userID), a.codeLimit())
+	return err
 }

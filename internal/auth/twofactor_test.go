@@ -2,6 +2,7 @@ package auth
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -115,21 +116,22 @@ func TestRecoveryCodes(t *testing.T) {
 
 func TestCodeLimiterPerAccount(t *testing.T) {
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	ctx := context.Background()
 	a := NewAuthenticator(nil, Limits{}, func() time.Time { return now })
 	for range DefaultLimits.CodeFailuresPerWindow {
-		if ok, _ := a.CodeAllowed(7); !ok {
+		if ok, _, _ := a.CodeAllowed(ctx, 7); !ok {
 			t.Fatal("throttled too early")
 		}
-		a.CodeFailed(7)
+		a.CodeFailed(ctx, 7)
 	}
-	if ok, wait := a.CodeAllowed(7); ok || wait != CodeWindow {
-		t.Fatalf("after the limit: %v %v", ok, wait)
+	if ok, wait, err := a.CodeAllowed(ctx, 7); ok || wait != CodeWindow || err != nil {
+		t.Fatalf("after the limit: %v %v %v", ok, wait, err)
 	}
-	if ok, _ := a.CodeAllowed(8); !ok {
+	if ok, _, _ := a.CodeAllowed(ctx, 8); !ok {
 		t.Fatal("another account throttled")
 	}
 	now = now.Add(CodeWindow)
-	if ok, _ := a.CodeAllowed(7); !ok {
+	if ok, _, _ := a.CodeAllowed(ctx, 7); !ok {
 		t.Fatal("still throttled after the window")
 	}
 }

@@ -34,6 +34,7 @@ type DB struct {
 	// Path is the SQLite file, empty on PostgreSQL.
 	Path string
 
+	url   string   // the PostgreSQL URL, for connections of their own (the change listener)
 	batch *batcher // SQLite's group commit of write transactions
 }
 
@@ -152,7 +153,7 @@ func openPostgres(rawURL string) (*DB, error) {
 	p.SetMaxOpenConns(max(8, runtime.GOMAXPROCS(0)*4))
 	p.SetMaxIdleConns(max(8, runtime.GOMAXPROCS(0)*4))
 	p.SetConnMaxIdleTime(5 * time.Minute)
-	return &DB{R: p, W: p, Dialect: Postgres}, nil
+	return &DB{R: p, W: p, Dialect: Postgres, url: rawURL}, nil
 }
 
 // Time normalises t the way times are stored: UTC, truncated to microseconds (the precision both

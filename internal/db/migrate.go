@@ -3,12 +3,12 @@ package db
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"fmt"
 	"io/fs"
 
 	"github.com/pressly/goose/v3"
-	"github.com/pressly/goose/v3/lock"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
@@ -26,20 +26,41 @@ func MigrationsFS(d Dialect) fs.FS {
 	return sub
 }
 
-// Migrate applies our migrations and River's. On PostgreSQL a session lock keeps several nodes
-// starting at once from migrating concurrently.
+// MigrationLock is the PostgreSQL advisory lock a node holds while it migrates ("cs-migr").
+const MigrationLock int64 = 0x63732d6d69677200
+
+// Migrate applies our migrations and River's. On PostgreSQL both run under one advisory lock, held
+// on one connection from before the first migration is looked at until after the last, so nodes
+// starting together migrate one after another: the first does the work, the others find nothing to
+// do.
 func (d *DB) Migrate(ctx context.Context) error {
-	var opts []goose.ProviderOption
+	if d.Dialect != Postgres {
+		return d.migrate(ctx)
+	}
+	conn, err := d.W.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("db: migration lock: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, MigrationLock); err != nil {
+		conn.Raw(func(any) error { return driver.ErrBadConn }) // the lock may be held or pending: drop the session
+		return fmt.Errorf("db: migration lock: %w", err)
+	}
+	migErr := d.migrate(ctx)
+	var held bool
+	if err := conn.QueryRowContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, MigrationLock).Scan(&held); err != nil || !held {
+		// A session still holding the lock must not go back to the pool: closing it releases the lock.
+		conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
+	return migErr
+}
+
+func (d *DB) migrate(ctx context.Context) error {
 	dialect := goose.DialectSQLite3
 	if d.Dialect == Postgres {
 		dialect = goose.DialectPostgres
-		locker, err := lock.NewPostgresSessionLocker()
-		if err != nil {
-			return fmt.Errorf("db: migration lock: %w", err)
-		}
-		opts = append(opts, goose.WithSessionLocker(locker))
 	}
-	p, err := goose.NewProvider(dialect, d.W, MigrationsFS(d.Dialect), opts...)
+	p, err := goose.NewProvider(dialect, d.W, MigrationsFS(d.Dialect))
 	if err != nil {
 		return fmt.Errorf("db: migrations: %w", err)
 	}

@@ -335,6 +335,9 @@ func (s *Store) UpdateAPIKey(ctx context.Context, id int64, change func(*APIKey)
 			k.Name, k.RateLimit, k.UpdatedAt, id); err != nil {
 			return err
 		}
+		if err := s.announceAuth(ctx, tx); err != nil {
+			return err
+		}
 		return s.audit(ctx, tx, nil, "update", "apikey", &k.ID, k.Prefix+" "+k.Name, ch)
 	})
 	if err == nil {
@@ -356,6 +359,9 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id int64) error {
 		}
 		now := s.Now()
 		if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = $1, updated_at = $1 WHERE id = $2`, now, id); err != nil {
+			return err
+		}
+		if err := s.announceAuth(ctx, tx); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, nil, "apikey.revoke", "apikey", &k.ID, k.Prefix+" "+k.Name, nil)

@@ -52,14 +52,14 @@ func (cc *callerCache) put(digest string, c cachedCaller) {
 }
 
 // authChanged invalidates every cached caller; called after any change to users, memberships,
-// roles, keys or sessions.
+// roles, keys or sessions (whose transaction also calls announceAuth, for the other nodes).
 func (s *Store) authChanged() { s.authGen.Add(1) }
 
 // cachedCall returns the cached caller for digest if it is current and unexpired, else loads it.
 func (s *Store) cachedCall(ctx context.Context, digest string, invalid error, load func(context.Context, string) (cachedCaller, error)) (*auth.Caller, error) {
 	gen := s.authGen.Load()
 	now := s.now()
-	if c, ok := s.callerCache.get(digest); ok && c.gen == gen {
+	if c, ok := s.callerCache.get(digest); ok && c.gen == gen && s.cacheTrusted() {
 		if c.expires != nil && !now.Before(*c.expires) {
 			return nil, invalid
 		}

@@ -196,8 +196,9 @@ func (s *Store) resolveOrg(ctx context.Context, idOrSlug string) (int64, error) 
 }
 
 // countTTL bounds how long a cached count may be reused. Changes made through this process
-// invalidate it at once; the TTL covers changes made by other processes (the command line, other
-// nodes).
+// invalidate it at once, and on PostgreSQL those of other nodes a moment later (topicCount); the TTL
+// covers what no notification reaches (the command line on SQLite, a notification lost with its
+// connection).
 const countTTL = 5 * time.Second
 
 type countEntry struct {
@@ -241,5 +242,11 @@ func (s *Store) tableGen(table string) *atomic.Uint64 {
 	return g.(*atomic.Uint64)
 }
 
-// changed invalidates cached counts of a table; every write path of a listed table calls it.
-func (s *Store) changed(table string) { s.tableGen(table).Add(1) }
+// changed invalidates cached counts of a table, here and on the other nodes; every write path of a
+// listed table calls it, after the commit.
+func (s *Store) changed(table string) {
+	s.forgetCounts(table)
+	if s.nodes != nil {
+		s.nodes.Notify(topicCount, table)
+	}
+}

@@ -200,6 +200,9 @@ func (s *Store) AcceptInvitation(ctx context.Context, token, name, password stri
 			return err
 		}
 		u.CreatedAt, u.UpdatedAt = now, now
+		if err := s.announceAuth(ctx, tx); err != nil {
+			return err
+		}
 		return s.audit(who, tx, &inv.OrgID, "invitation.accept", "user", &u.ID, u.Email, Changes{"role": []any{nil, inv.Role}})
 	})
 	if err == nil {

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"regexp"
 	"strings"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -210,6 +209,11 @@ func (s *Store) CreateOrganization(ctx context.Context, o Organization) (Organiz
 		if err != nil {
 			return orgUniqueErr(err)
 		}
+		if o.RequireTwoFactor {
+			if err := s.announceAuth(ctx, tx); err != nil {
+				return err
+			}
+		}
 		return s.audit(ctx, tx, &o.ID, "create", "organization", &o.ID, o.Name, diff(nil, o.auditFields()))
 	})
 	if err != nil {
@@ -264,7 +268,11 @@ func (s *Store) UpdateOrganization(ctx context.Context, id int64, change func(*O
 		if err != nil {
 			return orgUniqueErr(err)
 		}
-		_, requirementChanged = ch["require_two_factor"]
+		if _, requirementChanged = ch["require_two_factor"]; requirementChanged {
+			if err := s.announceAuth(ctx, tx); err != nil {
+				return err
+			}
+		}
 		return s.audit(ctx, tx, &o.ID, "update", "organization", &o.ID, o.Name, ch)
 	})
 	if err != nil {
@@ -293,11 +301,14 @@ func (s *Store) DeleteOrganization(ctx context.Context, id int64) error {
 		if err := tx.QueryRowContext(ctx, `DELETE FROM organizations WHERE id = $1 RETURNING name`, id).Scan(&name); err != nil {
 			return notFound(err, "delete organization")
 		}
+		if err := s.announceAuth(ctx, tx); err != nil {
+			return err
+		}
 		return s.audit(ctx, tx, &id, "delete", "organization", &id, name, nil)
 	})
 	if err == nil {
 		s.authChanged()
-		s.gens.Range(func(_, g any) bool { g.(*atomic.Uint64).Add(1); return true }) // everything in it went too
+		s.changed("*") // everything in it went too
 	}
 	return wrap(err, "delete organization")
 }
@@ -326,6 +337,9 @@ func (s *Store) SetTwoFactorRequired(ctx context.Context, org int64, on bool) er
 			return err
 		}
 		changed = true
+		if err := s.announceAuth(ctx, tx); err != nil {
+			return err
+		}
 		return s.audit(ctx, tx, &org, "update", "organization", &org, name, Changes{"require_two_factor": []any{!on, on}})
 	})
 	if changed {

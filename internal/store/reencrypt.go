@@ -22,8 +22,9 @@ var sealedColumns = map[string][]string{
 // unless named here (accounts belong to no organization and bind to 0).
 var sealedOrg = map[string]string{"users": "0"}
 
-// RotateKey adds a data key; new writes use it at once. Re-encryption of existing secrets is the
-// job ReencryptArgs, queued here in the same transaction's spirit (right after the key commits).
+// RotateKey adds a data key; new writes use it at once, on this node and (told in the same
+// transaction) on the others. Re-encryption of existing secrets is the job ReencryptArgs, queued here
+// in the same transaction's spirit (right after the key commits).
 func (s *Store) RotateKey(ctx context.Context) (uint32, error) {
 	id, err := s.keyring.Rotate(ctx, s.Now())
 	if err != nil {
@@ -32,6 +33,11 @@ func (s *Store) RotateKey(ctx context.Context) (uint32, error) {
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		if err := s.enqueuer.InsertTx(ctx, tx, ReencryptArgs{}, s.Now()); err != nil {
 			return err
+		}
+		if s.nodes != nil {
+			if err := s.nodes.NotifyTx(ctx, tx, topicKeyring, fmt.Sprint(id)); err != nil {
+				return err
+			}
 		}
 		return s.audit(ctx, tx, nil, "vault.rotate_key", "vault_key", ptr(int64(id)), fmt.Sprintf("data key %d", id), nil)
 	})

@@ -237,6 +237,9 @@ func (s *Store) UpdateRole(ctx context.Context, id int64, change func(*Role) err
 		if n, _ := res.RowsAffected(); n == 0 {
 			return apperr.ErrNotFound
 		}
+		if err := s.announceAuth(ctx, tx); err != nil {
+			return err
+		}
 		return s.audit(ctx, tx, nil, "update", "role", &r.ID, r.Name, ch)
 	})
 	if err == nil && changed {
@@ -270,6 +273,9 @@ func (s *Store) DeleteRole(ctx context.Context, id int64) error {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM roles WHERE id = $1 AND NOT builtin`, id); err != nil {
+			return err
+		}
+		if err := s.announceAuth(ctx, tx); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, nil, "delete", "role", &id, r.Name, nil)

@@ -206,7 +206,17 @@ func (s *Store) CompleteLogin(ctx context.Context, pending, code, ip, userAgent 
 
 // Logout ends the session with this token.
 func (s *Store) Logout(ctx context.Context, token string) error {
-	_, err := s.db.W.ExecContext(ctx, `DELETE FROM sessions WHERE digest = $1`, s.secrets.Digest(token))
+	var err error
+	if s.nodes == nil {
+		_, err = s.db.W.ExecContext(ctx, `DELETE FROM sessions WHERE digest = $1`, s.secrets.Digest(token))
+	} else {
+		err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE digest = $1`, s.secrets.Digest(token)); err != nil {
+				return err
+			}
+			return s.announceAuth(ctx, tx)
+		})
+	}
 	if err == nil {
 		s.authChanged()
 	}
@@ -234,9 +244,10 @@ func (s *Store) CallerForSession(ctx context.Context, token string) (*auth.Calle
 	now := s.now()
 	c, ok := s.callerCache.get(digest)
 	dirty := false
-	if !ok || c.gen != gen || !now.Before(c.sessionEnd()) {
+	if !ok || c.gen != gen || !now.Before(c.sessionEnd()) || !s.cacheTrusted() {
 		// Unknown, stale, or expired as far as this node saw: the database decides, since another
-		// node may have seen the session in use more recently.
+		// node may have seen the session in use more recently (or, while this node may have missed
+		// another's changes, ended it).
 		loaded, err := s.loadSessionCaller(ctx, digest)
 		if err != nil {
 			return nil, err
@@ -370,11 +381,14 @@ func (s *Store) RevokeSessions(ctx context.Context, keep string) (int64, error) 
 	return n, nil
 }
 
-// endSessions deletes a user's sessions and pending logins, except the session with token keep.
-// The caller calls authChanged after the commit.
+// endSessions deletes a user's sessions and pending logins, except the session with token keep,
+// and tells the other nodes. The caller calls authChanged after the commit.
 func (s *Store) endSessions(ctx context.Context, tx *sql.Tx, userID int64, keep string) (int64, error) {
 	res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1 AND digest <> $2`, userID, s.secrets.Digest(keep))
 	if err != nil {
+		return 0, err
+	}
+	if err := s.announceAuth(ctx, tx); err != nil {
 		return 0, err
 	}
 	n, _ := res.RowsAffected()
@@ -425,7 +439,8 @@ func (s *Store) ChangePassword(ctx context.Context, current, password, keep stri
 }
 
 // DeleteExpired removes sessions past their absolute expiry or idle timeout, pending logins past
-// theirs, and idempotency records older than a day. The retention job runs it.
+// theirs, idempotency records older than a day and the rate counts of ended windows. The retention
+// job runs it.
 func (s *Store) DeleteExpired(ctx context.Context) (sessions, idempotency int64, err error) {
 	now := s.Now()
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
@@ -442,7 +457,8 @@ func (s *Store) DeleteExpired(ctx context.Context) (sessions, idempotency int64,
 			return err
 		}
 		idempotency, _ = res.RowsAffected()
-		return nil
+		_, err = tx.ExecContext(ctx, `DELETE FROM rate_counters WHERE expires_at <= $1`, now)
+		return err
 	})
 	return sessions, idempotency, wrap(err, "delete expired")
 }

@@ -39,6 +39,9 @@ type Store struct {
 
 	monitorHook atomic.Pointer[func(id int64)] // the scheduler's ear for monitor changes
 
+	// nodes connects this node to the others sharing a PostgreSQL database (nodes.go); nil alone.
+	nodes *db.Notifier
+
 	gens    sync.Map // table → *atomic.Uint64, bumped on every change (count cache)
 	countMu sync.Mutex
 	counts  map[string]countEntry
@@ -52,12 +55,19 @@ type Options struct {
 	AssetJSON func(Asset) any
 	// RequireTwoFactor makes every account use two-factor sign-in in the web UI.
 	RequireTwoFactor bool
+	// Notifier connects the store to the other nodes on the same PostgreSQL database: it announces
+	// changes that invalidate caches and the keyring, and the store registers its handlers with it.
+	// nil for a node alone (SQLite).
+	Notifier *db.Notifier
 }
 
 // New returns a store over d. secrets digest API keys and session tokens; keyring seals secrets.
 func New(d *db.DB, secrets auth.Secrets, keyring *vault.Keyring, opts Options) *Store {
 	s := &Store{db: d, now: opts.Now, secrets: secrets, keyring: keyring, assetJSON: opts.AssetJSON, counts: map[string]countEntry{},
-		r: newStmtCache(d.R), requireTwoFactor: opts.RequireTwoFactor}
+		r: newStmtCache(d.R), requireTwoFactor: opts.RequireTwoFactor, nodes: opts.Notifier}
+	if s.nodes != nil {
+		s.listen()
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -190,6 +190,9 @@ func (s *Store) EnableTwoFactor(ctx context.Context, code string) ([]string, err
 		if codes, err = s.replaceRecoveryCodes(ctx, tx, c.User.ID); err != nil {
 			return err
 		}
+		if err := s.announceAuth(ctx, tx); err != nil {
+			return err
+		}
 		return s.audit(ctx, tx, nil, "2fa.enable", "user", &c.User.ID, c.User.Email, nil)
 	})
 	if err != nil {

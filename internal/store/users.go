@@ -126,6 +126,9 @@ func (s *Store) DeactivateUser(ctx context.Context, email string) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1`, u.ID); err != nil {
 			return err
 		}
+		if err := s.announceAuth(ctx, tx); err != nil {
+			return err
+		}
 		return s.audit(ctx, tx, nil, "update", "user", &u.ID, u.Email, Changes{"is_active": []any{u.IsActive, false}})
 	})
 	if err == nil {
@@ -196,6 +199,9 @@ func (s *Store) AddMember(ctx context.Context, org int64, email, roleName string
 		if oldRole.Valid {
 			action = "member.update"
 		}
+		if err := s.announceAuth(ctx, tx); err != nil {
+			return err
+		}
 		return s.audit(ctx, tx, &org, action, "membership", &u.ID, u.Email, Changes{"role": []any{nullString(oldRole), roleName}})
 	})
 	if err == nil {
@@ -238,6 +244,9 @@ func (s *Store) RemoveMember(ctx context.Context, org int64, email string) error
 			return apperr.Field("email", u.Email+" is not a member of this organization.")
 		}
 		if err := s.unassignVehicles(ctx, tx, org, u.ID); err != nil {
+			return err
+		}
+		if err := s.announceAuth(ctx, tx); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, &org, "member.remove", "membership", &u.ID, u.Email, nil)

@@ -66,6 +66,37 @@ func NewDBURL(t testing.TB, dialect db.Dialect) string {
 	return newPostgres(t)
 }
 
+// NewEmptyDBURL returns the URL of a new database of the dialect with nothing in it, not even
+// migrations (for tests of migrating), removed when the test ends.
+func NewEmptyDBURL(t testing.TB, dialect db.Dialect) string {
+	t.Helper()
+	if dialect == db.SQLite {
+		return "sqlite://" + filepath.Join(t.TempDir(), "empty.db")
+	}
+	base := os.Getenv(PostgresURLEnv)
+	if base == "" {
+		t.Skip(PostgresURLEnv + " is not set")
+	}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatalf("postgres: %v", err)
+	}
+	defer admin.Close()
+	name := "clientst0r_e_" + randomSuffix()
+	if _, err := admin.Exec("CREATE DATABASE " + name + " TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C'"); err != nil {
+		t.Fatalf("create empty database: %v", err)
+	}
+	t.Cleanup(func() {
+		a, err := sql.Open("pgx", base)
+		if err != nil {
+			return
+		}
+		defer a.Close()
+		a.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+	})
+	return withDatabase(base, name)
+}
+
 // schemaVersion names the templates: it changes whenever our migrations or River's change.
 func schemaVersion() string {
 	h := sha256.New()

@@ -52,6 +52,13 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "login", map[string]any{"Title": "Sign in", "Next": safeNext(r.URL.Query().Get("next"))})
 }
 
+// countFailure logs a failed attempt that could not be counted; the page answers the attempt anyway.
+func (h *Handler) countFailure(r *http.Request, err error) {
+	if err != nil {
+		h.log.Error("web: count a failed attempt", "path", r.URL.Path, "err", err)
+	}
+}
+
 // throttled renders page with a 429 and how long to wait.
 func (h *Handler) throttled(w http.ResponseWriter, r *http.Request, page, what string, wait int, v map[string]any) {
 	w.Header().Set("Retry-After", strconv.Itoa(wait))
@@ -65,7 +72,10 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.PostFormValue("next"))
 	ip := auth.ClientIP(r)
 	v := map[string]any{"Title": "Sign in", "Next": next, "Email": email}
-	if ok, wait := h.authn.LoginAllowed(ip, email); !ok {
+	if ok, wait, err := h.authn.LoginAllowed(r.Context(), ip, email); err != nil {
+		h.serverError(w, r, err)
+		return
+	} else if !ok {
 		h.throttled(w, r, "login", "failed sign-ins", auth.Seconds(wait), v)
 		return
 	}
@@ -77,7 +87,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 			h.render(w, r, http.StatusInternalServerError, "login", v)
 			return
 		}
-		h.authn.LoginFailed(ip, email)
+		h.countFailure(r, h.authn.LoginFailed(r.Context(), ip, email))
 		v["Error"] = "Invalid email or password."
 		h.render(w, r, http.StatusUnauthorized, "login", v)
 		return
@@ -138,11 +148,17 @@ func (h *Handler) loginCode(w http.ResponseWriter, r *http.Request) {
 	}
 	ip := auth.ClientIP(r)
 	v := map[string]any{"Title": "Two-factor code", "Next": next}
-	if ok, wait := h.authn.LoginAllowed(ip, u.Email); !ok {
+	if ok, wait, err := h.authn.LoginAllowed(ctx, ip, u.Email); err != nil {
+		h.serverError(w, r, err)
+		return
+	} else if !ok {
 		h.throttled(w, r, "login_code", "failed sign-ins", auth.Seconds(wait), v)
 		return
 	}
-	if ok, wait := h.authn.CodeAllowed(u.ID); !ok {
+	if ok, wait, err := h.authn.CodeAllowed(ctx, u.ID); err != nil {
+		h.serverError(w, r, err)
+		return
+	} else if !ok {
 		h.throttled(w, r, "login_code", "wrong codes", auth.Seconds(wait), v)
 		return
 	}
@@ -150,8 +166,8 @@ func (h *Handler) loginCode(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 	case errors.Is(err, store.ErrWrongCode):
-		h.authn.LoginFailed(ip, u.Email)
-		h.authn.CodeFailed(u.ID)
+		h.countFailure(r, h.authn.LoginFailed(ctx, ip, u.Email))
+		h.countFailure(r, h.authn.CodeFailed(ctx, u.ID))
 		v["Error"] = store.ErrWrongCode.Detail
 		h.render(w, r, http.StatusUnauthorized, "login_code", v)
 		return

@@ -35,7 +35,10 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {
 	c := auth.CallerFrom(r.Context())
 	ip := auth.ClientIP(r)
 	v := map[string]any{}
-	if ok, wait := h.authn.LoginAllowed(ip, c.User.Email); !ok {
+	if ok, wait, err := h.authn.LoginAllowed(r.Context(), ip, c.User.Email); err != nil {
+		h.serverError(w, r, err)
+		return
+	} else if !ok {
 		h.throttled(w, r, "profile", "failed password checks", auth.Seconds(wait), v)
 		return
 	}
@@ -53,7 +56,7 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if _, wrong := e.Fields["current_password"]; wrong {
-			h.authn.LoginFailed(ip, c.User.Email)
+			h.countFailure(r, h.authn.LoginFailed(r.Context(), ip, c.User.Email))
 		}
 		v["Error"] = errorText(e)
 		h.renderProfile(w, r, http.StatusBadRequest, v)

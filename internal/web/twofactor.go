@@ -73,7 +73,12 @@ func (h *Handler) twoFactorSetup(w http.ResponseWriter, r *http.Request) {
 // (returning false) when the account has had too many wrong codes.
 func (h *Handler) codeAllowed(w http.ResponseWriter, r *http.Request, v map[string]any) bool {
 	c := auth.CallerFrom(r.Context())
-	if ok, wait := h.authn.CodeAllowed(c.User.ID); !ok {
+	ok, wait, err := h.authn.CodeAllowed(r.Context(), c.User.ID)
+	if err != nil {
+		h.serverError(w, r, err)
+		return false
+	}
+	if !ok {
 		s := strconv.Itoa(auth.Seconds(wait))
 		w.Header().Set("Retry-After", s)
 		v["Error"] = "Too many wrong codes. Try again in " + s + " seconds."
@@ -91,7 +96,7 @@ func (h *Handler) twoFactorFailed(w http.ResponseWriter, r *http.Request, err er
 		return
 	}
 	if errors.Is(err, store.ErrWrongCode) {
-		h.authn.CodeFailed(auth.CallerFrom(r.Context()).User.ID)
+		h.countFailure(r, h.authn.CodeFailed(r.Context(), auth.CallerFrom(r.Context()).User.ID))
 	}
 	v["Error"] = errorText(e)
 	h.renderTwoFactor(w, r, http.StatusBadRequest, v)
