@@ -122,6 +122,7 @@ func NewHandler(s *store.Store, sched *monitor.Scheduler, rmm api.IntegrationTes
 	mux.Handle("/api/", apiH)
 	mux.Handle("/api", apiH)
 	mux.Handle("/", webH)
+	mux.HandleFunc("GET /healthz", health(s))
 
 	csrf := http.NewCrossOriginProtection()
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -134,6 +135,20 @@ func NewHandler(s *store.Store, sched *monitor.Scheduler, rmm api.IntegrationTes
 		http.Error(w, "Cross-origin request refused.", http.StatusForbidden)
 	}))
 	return api.RequestID(log, csrf.Handler(mux))
+}
+
+// health answers load balancers: 200 when this node reaches its database, 503 when not.
+func health(s *store.Store) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Cache-Control", "no-store")
+		if err := s.DB().R.PingContext(ctx); err != nil {
+			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok\n")
+	}
 }
 
 // RateCounters are where rate limits and throttles count: in memory for a node alone (SQLite); in

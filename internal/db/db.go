@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
@@ -36,20 +37,25 @@ type DB struct {
 
 	url   string   // the PostgreSQL URL, for connections of their own (the change listener)
 	batch *batcher // SQLite's group commit of write transactions
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
-// Close closes both pools.
+// Close closes both pools; closing again does nothing.
 func (d *DB) Close() error {
-	if d.batch != nil {
-		d.batch.close()
-	}
-	err := d.W.Close()
-	if d.R != d.W {
-		if rerr := d.R.Close(); err == nil {
-			err = rerr
+	d.closeOnce.Do(func() {
+		if d.batch != nil {
+			d.batch.close()
 		}
-	}
-	return err
+		d.closeErr = d.W.Close()
+		if d.R != d.W {
+			if rerr := d.R.Close(); d.closeErr == nil {
+				d.closeErr = rerr
+			}
+		}
+	})
+	return d.closeErr
 }
 
 // ParseURL tells the dialect of a database URL and, for SQLite, the file path.
