@@ -78,7 +78,7 @@ func (s *Store) RecordMonitorResults(ctx context.Context, results []CheckResult)
 		ids = append(ids, r.MonitorID)
 	}
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		states, err := loadMonitorStates(ctx, tx, ids)
+		states, err := s.loadMonitorStates(ctx, tx, ids)
 		if err != nil {
 			return err
 		}
@@ -99,12 +99,16 @@ func (s *Store) RecordMonitorResults(ctx context.Context, results []CheckResult)
 	return wrap(err, "record monitor results")
 }
 
-func loadMonitorStates(ctx context.Context, tx *sql.Tx, ids []int64) (map[int64]*monitorState, error) {
+// loadMonitorStates reads and, on PostgreSQL, locks the monitors' states in id order: two nodes
+// writing results for one monitor (while it moves between them) then take turns, and a transition
+// is decided, and its event sent, once.
+func (s *Store) loadMonitorStates(ctx context.Context, tx *sql.Tx, ids []int64) (map[int64]*monitorState, error) {
 	var sel query
 	sel.add(`SELECT m.id, m.name, m.check_type, m.url, m.host, m.port, m.status, m.status_since, m.consecutive_failures,
 		m.consecutive_successes, m.failure_threshold, m.success_threshold, m.enabled, m.organization_id, o.name
 		FROM monitors m JOIN organizations o ON o.id = m.organization_id WHERE `)
 	sel.inList("m.id", ids)
+	sel.add(" ORDER BY m.id" + s.forUpdateOf("m"))
 	rows, err := tx.QueryContext(ctx, sel.String(), sel.args...)
 	if err != nil {
 		return nil, err
