@@ -95,6 +95,9 @@ type Target struct {
 	URL    string   // http://127.0.0.1:port
 	Keys   []string // API keys; workers take them in turn, spreading the per-key rate limit
 	Client *http.Client
+	// Nodes, when set, are several servers of one installation (PostgreSQL): workers take them in
+	// turn, as behind a round-robin load balancer. URL is then the first.
+	Nodes []string
 }
 
 // NewClient returns a client tuned for load: a kept-alive connection per worker, no compression
@@ -148,6 +151,10 @@ func Run(ctx context.Context, t Target, e Endpoint, concurrency int, d time.Dura
 			key := ""
 			if len(t.Keys) > 0 {
 				key = t.Keys[w%len(t.Keys)]
+			}
+			t := t
+			if len(t.Nodes) > 0 {
+				t.URL = t.Nodes[w%len(t.Nodes)]
 			}
 			for time.Now().Before(deadline) && ctx.Err() == nil {
 				began := time.Now()

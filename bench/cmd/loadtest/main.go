@@ -56,7 +56,8 @@ func main() {
 	flag.StringVar(&o.search, "search", "dell ws-01", "the search endpoint's terms (they occur in seeded data)")
 	flag.StringVar(&o.as, "as", "superuser", "which seeded keys to load with: superuser or member")
 	flag.StringVar(&o.key, "key", "", "API keys to load with, comma-separated, instead of the seeded ones")
-	flag.StringVar(&o.url, "url", "", "load a server already running at this URL (needs -key; nothing is seeded or served here)")
+	flag.StringVar(&o.url, "url", "", "load a server already running at this URL (needs -key; nothing is seeded or served here); "+
+		"several comma-separated URLs are nodes of one installation, taken in turn by the workers")
 	flag.BoolVar(&o.baseline, "baseline", true, "also run the in-memory baseline")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the real-server runs (server and load generator) to this file")
 	flag.Parse()
@@ -158,7 +159,11 @@ func remote(ctx context.Context, o options) (*setup, error) {
 		return nil, errors.New("-url needs -key")
 	}
 	s := &setup{what: "server at " + o.url, close: func() {}}
-	s.target = bench.Target{URL: strings.TrimSuffix(o.url, "/"), Keys: strings.Split(o.key, ","), Client: bench.NewClient(o.concurrency)}
+	var nodes []string
+	for _, u := range strings.Split(o.url, ",") {
+		nodes = append(nodes, strings.TrimSuffix(strings.TrimSpace(u), "/"))
+	}
+	s.target = bench.Target{URL: nodes[0], Nodes: nodes, Keys: strings.Split(o.key, ","), Client: bench.NewClient(o.concurrency)}
 	var err error
 	s.scenario.AssetIDs, s.scenario.CreateOrgs, err = bench.Discover(ctx, s.target)
 	return s, err
