@@ -35,6 +35,9 @@ type App struct {
 	Store     *store.Store
 	Queue     *jobs.Queue
 	Scheduler *monitor.Scheduler
+	// Partition divides the monitors among the nodes sharing a PostgreSQL database; nil on SQLite,
+	// where one node checks them all.
+	Partition *monitor.Partition
 	Log       *slog.Logger
 	// Notifier connects this node to the others on the same PostgreSQL database (cache
 	// invalidation, keyring changes); nil on SQLite. It runs from Open until Close.
@@ -81,9 +84,15 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		d.Close()
 		return nil, err
 	}
-	sched := NewScheduler(s, log, nil, time.Now)
-	a := &App{Cfg: cfg, DB: d, Store: s, Queue: q, Scheduler: sched, Log: log, Notifier: notifier, KeyGenerated: generated,
-		stopNotifier: func() {}}
+	var part *monitor.Partition
+	var owns func(int64) bool
+	if d.Dialect == db.Postgres {
+		part = monitor.NewPartition(s, log)
+		owns = part.Owns
+	}
+	sched := NewScheduler(s, log, nil, time.Now, owns)
+	a := &App{Cfg: cfg, DB: d, Store: s, Queue: q, Scheduler: sched, Partition: part, Log: log, Notifier: notifier,
+		KeyGenerated: generated, stopNotifier: func() {}}
 	if notifier != nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
@@ -94,9 +103,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 }
 
 // NewScheduler builds the node's monitor scheduler over s and connects it to monitor changes.
-// roots replaces the system's trusted roots for TLS checks and now the clock (tests).
-func NewScheduler(s *store.Store, log *slog.Logger, roots *x509.CertPool, now func() time.Time) *monitor.Scheduler {
-	sched := monitor.New(s, s, monitor.NewChecker(roots, Version, now).Check, log, monitor.Options{})
+// roots replaces the system's trusted roots for TLS checks and now the clock (tests); owns is the
+// node's share of the monitors (nil: all).
+func NewScheduler(s *store.Store, log *slog.Logger, roots *x509.CertPool, now func() time.Time, owns func(int64) bool) *monitor.Scheduler {
+	sched := monitor.New(s, s, monitor.NewChecker(roots, Version, now).Check, log, monitor.Options{Owns: owns})
 	s.OnMonitorChange(func(id int64) { sched.Changed(context.Background(), id) })
 	return sched
 }
@@ -185,8 +195,22 @@ func (a *App) Serve(ctx context.Context, out io.Writer) error {
 
 	schedCtx, stopSched := context.WithCancel(context.Background())
 	schedDone := make(chan error, 1)
+	partDone := make(chan struct{})
+	if p := a.Partition; p != nil {
+		p.Join(ctx)
+		go func() {
+			defer close(partDone)
+			p.Run(schedCtx, func() {
+				if err := a.Scheduler.Reload(schedCtx); err != nil && schedCtx.Err() == nil {
+					a.Log.Warn("monitors not reloaded", "err", err)
+				}
+			})
+		}()
+	} else {
+		close(partDone)
+	}
 	go func() { schedDone <- a.Scheduler.Run(schedCtx) }()
-	defer func() { stopSched(); <-schedDone }()
+	defer func() { stopSched(); <-schedDone; <-partDone }()
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

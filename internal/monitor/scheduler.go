@@ -30,7 +30,15 @@ type CheckFunc func(ctx context.Context, m store.MonitorConfig) store.CheckResul
 type Options struct {
 	Workers    int           // concurrent checks (default 256)
 	BatchSize  int           // results per write (default 1000)
-	FlushEvery time.Duration // longest a result waits to be written (default 1 s)
+	FlushEvery time.Duration // longest a result waits to be written when the writer keeps up (default 1 s)
+	// MaxPending is how many results may wait for the writer before the workers wait for it, and
+	// so checks start late. The default is one interval's worth (as many as monitors are
+	// scheduled), at least 100 batches: the writer may stall for an interval (another long
+	// transaction on SQLite's one writer, such as the hourly retention prune) without delaying checks.
+	MaxPending int
+	// Owns reports whether this node checks a monitor (nodes sharing a database divide them, see
+	// Partition); nil: every monitor.
+	Owns func(id int64) bool
 }
 
 // Scheduler is the one per node: a min-heap of next runs, a bounded pool of workers, and one
@@ -41,11 +49,15 @@ type Scheduler struct {
 	check CheckFunc
 	log   *slog.Logger
 	opts  Options
+	// fixedMaxPending: Options.MaxPending was given; otherwise it grows with the monitors.
+	fixedMaxPending bool
 
-	mu    sync.Mutex
-	queue runQueue
-	byID  map[int64]*run
-	wake  chan struct{}
+	loadMu  sync.Mutex // one Reload at a time
+	mu      sync.Mutex
+	queue   runQueue
+	byID    map[int64]*run
+	loading map[int64]bool // monitors changed while Reload loads the list; nil otherwise
+	wake    chan struct{}
 
 	jobs    chan job
 	results chan store.CheckResult
@@ -58,10 +70,24 @@ type Stats struct {
 	Started      atomic.Int64 // checks started
 	OnTime       atomic.Int64 // started within a second of their due time
 	MaxLateNanos atomic.Int64
-	Writes       atomic.Int64 // result-writer transactions
-	Written      atomic.Int64 // results stored
-	WriteErrors  atomic.Int64
+	// Late counts starts by lateness: Late[i] those late by at most LateBounds[i] and more than
+	// the bound before, the last one those later than every bound.
+	Late [len(LateBounds) + 1]atomic.Int64
+	// Skipped counts runs never started: a run found more than an interval late is started once
+	// and the runs missed meanwhile are dropped rather than burst.
+	Skipped atomic.Int64
+	// WaitNanos is the time workers spent waiting to hand a result to the writer (its queue
+	// full): a slow writer holds up checks.
+	WaitNanos   atomic.Int64
+	Writes      atomic.Int64 // result-writer transactions
+	Written     atomic.Int64 // results stored
+	WriteErrors atomic.Int64
+	WriteNanos  atomic.Int64 // time spent in result-writer transactions
 }
+
+// LateBounds are the upper bounds of the Late buckets.
+var LateBounds = [...]time.Duration{10 * time.Millisecond, 100 * time.Millisecond, 500 * time.Millisecond, time.Second,
+	5 * time.Second, 30 * time.Second}
 
 type run struct {
 	cfg   store.MonitorConfig
@@ -85,7 +111,12 @@ func New(src Source, rec Recorder, check CheckFunc, log *slog.Logger, opts Optio
 	if opts.FlushEvery == 0 {
 		opts.FlushEvery = time.Second
 	}
-	return &Scheduler{src: src, rec: rec, check: check, log: log, opts: opts, byID: map[int64]*run{},
+	fixed := opts.MaxPending != 0
+	if !fixed {
+		opts.MaxPending = 100 * opts.BatchSize
+	}
+	opts.MaxPending = max(opts.MaxPending, opts.BatchSize)
+	return &Scheduler{src: src, rec: rec, check: check, log: log, opts: opts, fixedMaxPending: fixed, byID: map[int64]*run{},
 		wake: make(chan struct{}, 1), jobs: make(chan job), results: make(chan store.CheckResult, 4*opts.BatchSize)}
 }
 
@@ -100,20 +131,12 @@ func offset(id int64, interval time.Duration) time.Duration {
 	return time.Duration(h.Sum64() % uint64(interval))
 }
 
-// Run schedules every enabled monitor and checks them until ctx ends; it returns after the last
-// results are written.
+// Run schedules every enabled monitor this node owns and checks them until ctx ends; it returns
+// after the last results are written.
 func (s *Scheduler) Run(ctx context.Context) error {
-	cfgs, err := s.src.MonitorConfigs(ctx, nil)
-	if err != nil {
+	if err := s.Reload(ctx); err != nil {
 		return err
 	}
-	now := time.Now()
-	s.mu.Lock()
-	for _, c := range cfgs {
-		interval := time.Duration(c.IntervalSeconds) * time.Second
-		s.add(c, now.Add(offset(c.ID, interval)))
-	}
-	s.mu.Unlock()
 
 	var workers sync.WaitGroup
 	for range s.opts.Workers {
@@ -122,7 +145,15 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			defer workers.Done()
 			for j := range s.jobs {
 				s.started(time.Since(j.due))
-				s.results <- s.check(ctx, j.cfg)
+				r := s.check(ctx, j.cfg)
+				r.Due = j.due
+				select {
+				case s.results <- r:
+				default:
+					start := time.Now()
+					s.results <- r
+					s.stats.WaitNanos.Add(int64(time.Since(start)))
+				}
 			}
 		}()
 	}
@@ -157,6 +188,7 @@ func (s *Scheduler) dispatch(ctx context.Context) {
 			// Keep the phase; after a long stall, skip the missed runs rather than bursting.
 			next.next = due.Add(interval)
 			if next.next.Before(now) {
+				s.stats.Skipped.Add(int64(now.Sub(due) / interval))
 				next.next = now.Add(interval)
 			}
 			heap.Fix(&s.queue, next.index)
@@ -196,48 +228,15 @@ func (s *Scheduler) started(late time.Duration) {
 	if late <= time.Second {
 		s.stats.OnTime.Add(1)
 	}
+	i := 0
+	for i < len(LateBounds) && late > LateBounds[i] {
+		i++
+	}
+	s.stats.Late[i].Add(1)
 	for {
 		old := s.stats.MaxLateNanos.Load()
 		if int64(late) <= old || s.stats.MaxLateNanos.CompareAndSwap(old, int64(late)) {
 			return
-		}
-	}
-}
-
-// write stores results in batches: when a batch is full or FlushEvery has passed.
-func (s *Scheduler) write() {
-	batch := make([]store.CheckResult, 0, s.opts.BatchSize)
-	tick := time.NewTicker(s.opts.FlushEvery)
-	defer tick.Stop()
-	flush := func() {
-		if len(batch) == 0 {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err := s.rec.RecordMonitorResults(ctx, batch)
-		cancel()
-		s.stats.Writes.Add(1)
-		if err != nil {
-			s.stats.WriteErrors.Add(1)
-			s.log.Error("monitor results not stored", "count", len(batch), "err", err)
-		} else {
-			s.stats.Written.Add(int64(len(batch)))
-		}
-		batch = batch[:0]
-	}
-	for {
-		select {
-		case r, ok := <-s.results:
-			if !ok {
-				flush()
-				return
-			}
-			batch = append(batch, r)
-			if len(batch) >= s.opts.BatchSize {
-				flush()
-			}
-		case <-tick.C:
-			flush()
 		}
 	}
 }
@@ -253,23 +252,85 @@ func (s *Scheduler) Changed(ctx context.Context, id int64) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.loading != nil {
+		s.loading[id] = true
+	}
 	r := s.byID[id]
 	switch {
-	case len(cfgs) == 0 || !cfgs[0].Enabled:
+	case len(cfgs) == 0 || !cfgs[0].Enabled || !s.owns(id):
 		if r != nil {
-			heap.Remove(&s.queue, r.index)
-			delete(s.byID, id)
+			s.remove(r)
 		}
 	case r == nil:
 		s.add(cfgs[0], time.Now())
 	default:
-		changedInterval := r.cfg.IntervalSeconds != cfgs[0].IntervalSeconds
-		r.cfg = cfgs[0]
-		if changedInterval {
-			r.next = time.Now()
-			heap.Fix(&s.queue, r.index)
+		s.update(r, cfgs[0])
+	}
+	s.poke()
+}
+
+// Reload reads every enabled monitor and brings the schedule in line: the monitors this node owns
+// and does not run yet start within an interval, those it no longer owns or that are gone stop,
+// changed ones take their new configuration. Nodes sharing a database call it when the live nodes
+// change and now and then, in case a change announced by another node was missed.
+func (s *Scheduler) Reload(ctx context.Context) error {
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
+	s.mu.Lock()
+	s.loading = map[int64]bool{}
+	s.mu.Unlock()
+	cfgs, err := s.src.MonitorConfigs(ctx, nil)
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	changed := s.loading
+	s.loading = nil
+	if err != nil {
+		return err
+	}
+	// A monitor changed through Changed while the list loaded is as Changed left it: the list may
+	// be older.
+	keep := make(map[int64]bool, len(cfgs))
+	for _, c := range cfgs {
+		if changed[c.ID] || !s.owns(c.ID) {
+			continue
+		}
+		keep[c.ID] = true
+		if r := s.byID[c.ID]; r != nil {
+			s.update(r, c)
+			continue
+		}
+		interval := time.Duration(c.IntervalSeconds) * time.Second
+		s.add(c, now.Add(offset(c.ID, interval)))
+	}
+	for id, r := range s.byID {
+		if !keep[id] && !changed[id] {
+			s.remove(r)
 		}
 	}
+	s.poke()
+	return nil
+}
+
+func (s *Scheduler) owns(id int64) bool { return s.opts.Owns == nil || s.opts.Owns(id) }
+
+// update gives a scheduled monitor its new configuration; a new interval starts at once.
+func (s *Scheduler) update(r *run, c store.MonitorConfig) {
+	changedInterval := r.cfg.IntervalSeconds != c.IntervalSeconds
+	r.cfg = c
+	if changedInterval {
+		r.next = time.Now()
+		heap.Fix(&s.queue, r.index)
+	}
+}
+
+func (s *Scheduler) remove(r *run) {
+	heap.Remove(&s.queue, r.index)
+	delete(s.byID, r.cfg.ID)
+}
+
+// poke wakes the dispatcher to look at the head of the queue again.
+func (s *Scheduler) poke() {
 	select {
 	case s.wake <- struct{}{}:
 	default:

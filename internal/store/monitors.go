@@ -380,10 +380,19 @@ func (s *Store) DeleteMonitor(ctx context.Context, id int64) error {
 	return err
 }
 
-// OnMonitorChange registers the scheduler's callback for monitors created, changed or deleted here.
+// OnMonitorChange registers the scheduler's callback for monitors created, changed or deleted,
+// here or (through the notifier) on another node sharing the database.
 func (s *Store) OnMonitorChange(fn func(id int64)) { s.monitorHook.Store(&fn) }
 
+// monitorChanged tells this node's scheduler at once and the other nodes' right after the commit.
 func (s *Store) monitorChanged(id int64) {
+	s.runMonitorHook(id)
+	if s.nodes != nil {
+		s.nodes.Notify(topicMonitor, strconv.FormatInt(id, 10))
+	}
+}
+
+func (s *Store) runMonitorHook(id int64) {
 	if fn := s.monitorHook.Load(); fn != nil {
 		(*fn)(id)
 	}

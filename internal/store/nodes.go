@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"sync/atomic"
 	"time"
 )
@@ -17,6 +18,9 @@ import (
 //     coalesced. Cached counts of the table are forgotten.
 //   - topicKeyring: a data key was added; sent in the transaction that queues the re-encryption.
 //     The keyring is read again, so new secrets are sealed with the new key.
+//   - topicMonitor: a monitor was created, changed or deleted (its id); sent right after the
+//     commit. The scheduler follows it (the node that owns it checks it); it also reloads every
+//     minute, which covers a notice missed.
 //
 // A node trusts its cached callers only while its notifier is Fresh (it has heard every change
 // committed more than a second ago); otherwise it reads the database. When its listener connects
@@ -25,6 +29,7 @@ const (
 	topicAuth    = "auth"
 	topicCount   = "count"
 	topicKeyring = "keyring"
+	topicMonitor = "monitor"
 )
 
 // listen registers the store's handlers with the notifier.
@@ -33,6 +38,14 @@ func (s *Store) listen() {
 	n.Handle(topicAuth, func(string) error { s.authChanged(); return nil })
 	n.Handle(topicCount, func(table string) error { s.forgetCounts(table); return nil })
 	n.Handle(topicKeyring, func(string) error { return s.refreshKeyring() })
+	n.Handle(topicMonitor, func(arg string) error {
+		id, err := strconv.ParseInt(arg, 10, 64)
+		if err != nil {
+			return fmt.Errorf("store: monitor notice %q: %w", arg, err)
+		}
+		s.runMonitorHook(id)
+		return nil
+	})
 	n.OnReset(func() error {
 		s.authChanged()
 		s.forgetCounts("*")

@@ -132,7 +132,7 @@ func NewEnvWith(t testing.TB, dialect db.Dialect, opts EnvOptions) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sched := app.NewScheduler(s, log, opts.Roots, clock.Now)
+	sched := app.NewScheduler(s, log, opts.Roots, clock.Now, nil)
 	srv := httptest.NewServer(app.NewHandler(s, sched, q.RMM, config.Config{RequireTwoFactor: opts.RequireTwoFactor}, log, clock.Now))
 	t.Cleanup(srv.Close)
 	return &Env{t: t, DB: d, Store: s, Clock: clock, Server: srv, Queue: q, Sched: sched, Logs: logs,
