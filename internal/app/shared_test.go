@@ -98,14 +98,7 @@ func (n *node) do(t *testing.T, method, path, key string, body any) resp {
 // eventually polls cond until it holds; the deadline is generous, as no speed is asserted.
 func eventually(t *testing.T, what string, cond func() bool) time.Duration {
 	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > 10*time.Second {
-			t.Fatalf("%s: not within 10 s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return time.Since(start)
+	return waitFor(t, what, 10*time.Second, cond)
 }
 
 // member creates a user who is an editor in the organizations, and a key of theirs.

@@ -97,7 +97,10 @@ func New(d *db.DB, s *store.Store, log *slog.Logger, opts Options) (*Queue, erro
 		},
 		FetchPollInterval: opts.Poll,
 		FetchCooldown:     min(opts.Poll, river.FetchCooldownDefault),
-		JobTimeout:        10 * time.Minute,
+		// A job running on a node that died is retried once it has run for longer than this and
+		// its own timeout: a webhook delivery within about a minute. Long jobs declare their own.
+		JobTimeout:           time.Minute,
+		RescueStuckJobsAfter: time.Minute,
 		PeriodicJobs: []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(opts.RetentionEvery),
 				func() (river.JobArgs, *river.InsertOpts) { return RetentionArgs{}, nil },
@@ -219,6 +222,8 @@ type retentionWorker struct {
 	river.WorkerDefaults[RetentionArgs]
 	store *store.Store
 }
+
+func (w *retentionWorker) Timeout(*river.Job[RetentionArgs]) time.Duration { return time.Hour }
 
 func (w *retentionWorker) Work(ctx context.Context, job *river.Job[RetentionArgs]) error {
 	if _, _, err := w.store.DeleteExpired(ctx); err != nil {
