@@ -85,6 +85,9 @@ type Stats struct {
 	WriteNanos  atomic.Int64 // time spent in result-writer transactions
 }
 
+// LoadRetry is how long Run waits before reading the monitors again after a failure.
+const LoadRetry = 5 * time.Second
+
 // LateBounds are the upper bounds of the Late buckets.
 var LateBounds = [...]time.Duration{10 * time.Millisecond, 100 * time.Millisecond, 500 * time.Millisecond, time.Second,
 	5 * time.Second, 30 * time.Second}
@@ -132,10 +135,23 @@ func offset(id int64, interval time.Duration) time.Duration {
 }
 
 // Run schedules every enabled monitor this node owns and checks them until ctx ends; it returns
-// after the last results are written.
+// after the last results are written. While the monitors cannot be read (the database is away at
+// start) it tries again every LoadRetry.
 func (s *Scheduler) Run(ctx context.Context) error {
-	if err := s.Reload(ctx); err != nil {
-		return err
+	for {
+		err := s.Reload(ctx)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		s.log.Error("monitors not loaded; trying again", "in", LoadRetry, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(LoadRetry):
+		}
 	}
 
 	var workers sync.WaitGroup

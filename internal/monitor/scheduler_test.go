@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"slices"
@@ -248,6 +249,41 @@ func TestSchedulerRunKeepsChangesMadeBeforeAndWhileLoading(t *testing.T) {
 		}
 		if s.Len() != 2 {
 			t.Fatalf("%d monitors scheduled, want 2", s.Len())
+		}
+	})
+}
+
+// failingSource cannot read the monitor list the first times it is asked.
+type failingSource struct {
+	*fakeStore
+	failures int
+}
+
+func (f *failingSource) MonitorConfigs(ctx context.Context, ids []int64) ([]store.MonitorConfig, error) {
+	if ids == nil && f.failures > 0 {
+		f.failures--
+		return nil, errors.New("database unreachable")
+	}
+	return f.fakeStore.MonitorConfigs(ctx, ids)
+}
+
+func TestSchedulerRetriesAFailedLoad(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeStore{cfgs: map[int64]store.MonitorConfig{1: {ID: 1, IntervalSeconds: 60, TimeoutSeconds: 5, Enabled: true}}}
+		check := func(ctx context.Context, m store.MonitorConfig) store.CheckResult {
+			return store.CheckResult{MonitorID: m.ID, CheckedAt: time.Now(), Up: true}
+		}
+		s := New(&failingSource{fakeStore: f, failures: 2}, f, check, quiet(), Options{Workers: 1})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- s.Run(ctx) }()
+		time.Sleep(2*LoadRetry + 2*time.Minute)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if n := len(f.results()[1]); n != 2 {
+			t.Fatalf("monitor checked %d times in the 2 minutes after two failed loads, want 2", n)
 		}
 	})
 }
