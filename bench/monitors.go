@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -420,29 +419,6 @@ func dbSize(a *app.App) int64 {
 	return n
 }
 
-// goHeapPeak samples the Go heap's live and unswept objects every second (runtime/metrics, which
-// does not stop the world) until stop is called.
-func goHeapPeak() (stop func() int64) {
-	quit, done := make(chan struct{}), make(chan int64)
-	go func() {
-		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-		var peak uint64
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			metrics.Read(sample)
-			peak = max(peak, sample[0].Value.Uint64())
-			select {
-			case <-quit:
-				done <- int64(peak)
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return func() int64 { close(quit); return <-done }
-}
-
 // RunMonitors builds the node's scheduler as the server does (app.NewScheduler), runs it over the
 // installation's enabled monitors for the warm-up and the window, and measures the window.
 func RunMonitors(ctx context.Context, a *app.App, cfg MonitorBench, t *MonitorTarget) (MonitorResult, error) {
@@ -451,7 +427,7 @@ func RunMonitors(ctx context.Context, a *app.App, cfg MonitorBench, t *MonitorTa
 	defer a.Store.OnMonitorChange(func(int64) {})
 	runtime.GC()
 	peakOK := ResetPeak() == nil
-	stopHeap := goHeapPeak()
+	stopHeap := heapPeak(time.Second)
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	done := make(chan error, 1)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"time"
 
 	"clientst0r/internal/app"
@@ -88,19 +89,19 @@ type VulnResult struct {
 	FindingsTotal, CriteriaTotal int
 }
 
-// heapPeak samples the Go heap in use every 10 ms until stop is called, returning the peak: the
-// process's resident peak also holds the database's page cache and the runtime's free memory.
-func heapPeak() (stop func() int64) {
-	done := make(chan int64)
-	quit := make(chan struct{})
+// heapPeak samples the Go heap's live objects every period until stop is called, returning the
+// peak: the process's resident peak also holds the database's page cache and the runtime's free
+// memory. runtime/metrics reads without stopping the world, so sampling does not disturb timings.
+func heapPeak(period time.Duration) (stop func() int64) {
+	quit, done := make(chan struct{}), make(chan int64)
 	go func() {
+		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 		var peak uint64
-		var m runtime.MemStats
-		t := time.NewTicker(10 * time.Millisecond)
+		t := time.NewTicker(period)
 		defer t.Stop()
 		for {
-			runtime.ReadMemStats(&m)
-			peak = max(peak, m.HeapInuse)
+			metrics.Read(sample)
+			peak = max(peak, sample[0].Value.Uint64())
 			select {
 			case <-quit:
 				done <- int64(peak)
@@ -117,7 +118,7 @@ func phase(fn func() error) (took time.Duration, rssPeak, heap int64, err error)
 	runtime.GC()
 	debug.FreeOSMemory()
 	peakOK := ResetPeak() == nil
-	stop := heapPeak()
+	stop := heapPeak(10 * time.Millisecond)
 	start := time.Now()
 	err = fn()
 	took = time.Since(start)
