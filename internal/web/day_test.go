@@ -190,7 +190,7 @@ func TestTechniciansDayInABrowser(t *testing.T) {
 	}
 	shot("08-delivery-log")
 	receiverFails.Store(false)
-	testutil.Do(t, ctx, chromedp.Click(`form[action$="/retry"] button`))
+	clickAndLoad(t, ctx, `form[action$="/retry"] button`)
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		navigate(t, ctx, hookPage)
 		if s := testutil.WaitText(t, ctx, "main", "PSA tickets"); strings.Contains(s, "succeeded") {
@@ -214,7 +214,7 @@ func TestTechniciansDayInABrowser(t *testing.T) {
 		chromedp.SendKeys(form+` textarea[name=mapping]`, "1 = "+acme.Slug),
 		chromedp.Submit(form+` input[name=name]`))
 	testutil.WaitText(t, ctx, "h1", "NinjaOne")
-	testutil.Do(t, ctx, chromedp.Click(`form[action$="/sync"] button`))
+	clickAndLoad(t, ctx, `form[action$="/sync"] button`)
 	integPage := location(t, ctx)
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		navigate(t, ctx, strings.TrimSuffix(integPage, "/sync"))
@@ -298,6 +298,22 @@ func navigate(t *testing.T, ctx context.Context, url string) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Fatal(err)
+}
+
+// clickAndLoad clicks a form's button and waits for the page its answer loads: navigating before
+// that would abort the request.
+func clickAndLoad(t *testing.T, ctx context.Context, sel string) {
+	t.Helper()
+	testutil.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.documentElement.dataset.before = 'click'`), chromedp.Click(sel))
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		old, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.dataset.before === 'click'`))
+		if err == nil && !old {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("clicking %s loaded no page", sel)
+		}
+	}
 }
 
 func location(t *testing.T, ctx context.Context) string {
