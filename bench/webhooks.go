@@ -319,8 +319,8 @@ func ReportWebhooks(w io.Writer, r *WebhookResult) {
 		fmt.Fprintln(w, "unpaced: the creates outrun delivery, so the latencies are mostly the backlog; -rate 50 offers 500/s with 10 webhooks")
 	}
 	if r.Webhooks > 0 {
-		fmt.Fprintf(w, "limits by design: 50 requests/s per webhook = %d deliveries/s for %d (internal/events/worker.go); the webhooks\n"+
-			"queue fetches at most 32 jobs every 100 ms = about 320 attempts/s (internal/jobs/jobs.go)\n", r.Webhooks*50, r.Webhooks)
+		fmt.Fprintf(w, "limit by design: 50 requests/s per webhook = %d deliveries/s for %d (internal/events/worker.go)\n",
+			r.Webhooks*50, r.Webhooks)
 	}
 	if r.FirstError != "" {
 		fmt.Fprintln(w, "first error:", r.FirstError)
