@@ -624,16 +624,9 @@ func (s *Store) applyFindings(ctx context.Context, todo []scanAsset, cands [][]v
 			return err
 		}
 		now := s.Now()
-		// One prepared insert and one webhook lookup per organization serve the whole batch.
-		insert, err := tx.PrepareContext(ctx, `INSERT INTO vulnerabilities (organization_id, asset_id, cve_id, severity, cvss_score,
-			summary, matched, published_at, status, first_seen_at, created_at, updated_at)
-			SELECT $1, $2, c.id, c.severity, c.cvss_score, substr(c.description, 1, 1000), $3, c.published_at, 'open', $4, $4, $4
-			FROM cves c WHERE c.id = $5
-			ON CONFLICT (asset_id, cve_id) DO NOTHING RETURNING id, severity, cvss_score, summary`)
-		if err != nil {
-			return err
-		}
-		defer insert.Close()
+		// New findings are inserted together after the loop (one statement per insertChunk rows),
+		// and one webhook lookup per organization serves the whole batch.
+		var fresh []newFinding
 		ev := findingEvents{s: s, tx: tx, hooks: map[int64][]int64{}}
 		for i, a := range todo {
 			var found []vuln.Finding
@@ -646,20 +639,7 @@ func (s *Store) applyFindings(ctx context.Context, todo []scanAsset, cands [][]v
 				delete(have, f.CVE)
 				switch {
 				case !ok:
-					// A finding another scan inserted meanwhile is left alone (and sends no second event).
-					e := VulnerabilityFound{CVEID: f.CVE, AssetID: a.id, AssetName: a.name}
-					var severity string
-					err := insert.QueryRowContext(ctx, a.org, a.id, f.Matched, now, f.CVE).Scan(&e.VulnerabilityID, &severity, &e.CVSSScore, &e.Summary)
-					if err == sql.ErrNoRows {
-						continue
-					}
-					if err != nil {
-						return err
-					}
-					if err := ev.send(ctx, a, e, severity); err != nil {
-						return err
-					}
-					opened++
+					fresh = append(fresh, newFinding{asset: i, cve: f.CVE, matched: f.Matched})
 				case old.status == "resolved":
 					e := VulnerabilityFound{VulnerabilityID: old.id, CVEID: f.CVE, AssetID: a.id, AssetName: a.name}
 					var severity string
@@ -695,9 +675,80 @@ func (s *Store) applyFindings(ctx context.Context, todo []scanAsset, cands [][]v
 				}
 			}
 		}
+		for len(fresh) > 0 {
+			n := min(len(fresh), insertChunk)
+			inserted, err := insertFindings(ctx, tx, todo, fresh[:n], now)
+			if err != nil {
+				return err
+			}
+			for _, f := range inserted {
+				if err := ev.send(ctx, todo[f.asset], f.event, f.severity); err != nil {
+					return err
+				}
+			}
+			opened += len(inserted)
+			fresh = fresh[n:]
+		}
 		return nil
 	})
 	return opened, resolved, wrap(err, "record findings")
+}
+
+// newFinding is a (CVE, asset) pair found for the first time; asset indexes the batch.
+type newFinding struct {
+	asset        int
+	cve, matched string
+}
+
+// insertedFinding is a new finding as stored, with its event's data.
+type insertedFinding struct {
+	asset    int
+	event    VulnerabilityFound
+	severity string
+}
+
+// insertChunk is how many new findings one statement inserts (4 arguments each, well under
+// SQLite's 32,766 and PostgreSQL's 65,535).
+const insertChunk = 1000
+
+// insertFindings inserts new findings in one statement, the CVE's severity, score and summary
+// copied in. A pair another scan inserted meanwhile is left alone, so it sends no second event.
+func insertFindings(ctx context.Context, tx *sql.Tx, todo []scanAsset, fresh []newFinding, now time.Time) ([]insertedFinding, error) {
+	q := (&query{}).add(`INSERT INTO vulnerabilities (organization_id, asset_id, cve_id, severity, cvss_score, summary, matched,
+		published_at, status, first_seen_at, created_at, updated_at)
+		SELECT v.column1, v.column2, c.id, c.severity, c.cvss_score, substr(c.description, 1, 1000), v.column4, c.published_at,
+		'open', ?, ?, ? FROM (VALUES `, now, now, now)
+	for i, f := range fresh {
+		if i > 0 {
+			q.add(", ")
+		}
+		a := todo[f.asset]
+		q.add("(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT))", a.org, a.id, f.cve, f.matched)
+	}
+	// WHERE true: SQLite needs it to read ON CONFLICT as the upsert clause after a SELECT.
+	q.add(`) AS v JOIN cves c ON c.id = v.column3 WHERE true
+		ON CONFLICT (asset_id, cve_id) DO NOTHING RETURNING id, asset_id, cve_id, severity, cvss_score, summary`)
+	byID := make(map[int64]int, len(fresh))
+	for _, f := range fresh {
+		byID[todo[f.asset].id] = f.asset
+	}
+	rows, err := tx.QueryContext(ctx, q.String(), q.args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []insertedFinding
+	for rows.Next() {
+		var f insertedFinding
+		var assetID int64
+		if err := rows.Scan(&f.event.VulnerabilityID, &assetID, &f.event.CVEID, &f.severity, &f.event.CVSSScore, &f.event.Summary); err != nil {
+			return nil, err
+		}
+		f.asset = byID[assetID]
+		f.event.AssetID, f.event.AssetName = assetID, todo[f.asset].name
+		out = append(out, f)
+	}
+	return out, rows.Err()
 }
 
 // findingEvents sends vulnerability.found for a batch, looking up each organization's subscribed
