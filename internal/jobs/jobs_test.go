@@ -8,7 +8,9 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"clientst0r/internal/auth"
 	"clientst0r/internal/jobs"
+	"clientst0r/internal/store"
 	"clientst0r/internal/testutil"
 )
 
@@ -43,6 +45,28 @@ func TestRetentionJobOnEachDatabase(t *testing.T) {
 			e.DB.W.Exec(`INSERT INTO webhook_attempts (delivery_id, attempted_at, duration_ms) VALUES ($1, $2, 5)`, d, e.Clock.Now().Add(-31*24*time.Hour))
 		}
 		e.Clock.Advance(11*time.Hour + time.Minute) // the first key is now just over 24 h old, the second 11 h
+
+		// Monitor history: results are kept 7 days, hourly rollups 90 days.
+		sys := auth.WithCaller(ctx, auth.System())
+		port := 5432
+		m, err := e.Store.CreateMonitor(sys, store.Monitor{Scoped: store.Scoped{OrgID: org}, Name: "db", CheckType: "tcp", Host: "db.o.test", Port: &port,
+			IntervalSeconds: 60, TimeoutSeconds: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var results []store.CheckResult
+		for _, age := range []time.Duration{100 * 24 * time.Hour, 10 * 24 * time.Hour, time.Hour} {
+			results = append(results, store.CheckResult{MonitorID: m.ID, CheckedAt: e.Clock.Now().Add(-age), Up: true})
+		}
+		if err := e.Store.RecordMonitorResults(ctx, results); err != nil {
+			t.Fatal(err)
+		}
+		var before, rollupsBefore int
+		e.DB.R.QueryRow(`SELECT count(*) FROM monitor_results`).Scan(&before)
+		e.DB.R.QueryRow(`SELECT count(*) FROM monitor_rollups`).Scan(&rollupsBefore)
+		if before != 3 || rollupsBefore != 3 {
+			t.Fatalf("recorded %d results and %d rollups, want 3 and 3", before, rollupsBefore)
+		}
 
 		q, err := jobs.New(e.DB, e.Store, testutil.Logger(t), jobs.Options{RetentionEvery: 24 * time.Hour, Poll: 50 * time.Millisecond})
 		if err != nil {
@@ -79,6 +103,14 @@ func TestRetentionJobOnEachDatabase(t *testing.T) {
 		e.DB.R.QueryRow(`SELECT count(*) FROM events`).Scan(&events)
 		if attempts != 0 || deliveries != 1 || events != 1 {
 			t.Fatalf("after retention: %d attempts, %d deliveries (the pending one stays), %d events", attempts, deliveries, events)
+		}
+		var kept, all, rollups int
+		e.DB.R.QueryRow(`SELECT count(*) FROM monitor_results WHERE checked_at > $1`, e.Clock.Now().Add(-2*time.Hour)).Scan(&kept)
+		e.DB.R.QueryRow(`SELECT count(*) FROM monitor_results`).Scan(&all)
+		e.DB.R.QueryRow(`SELECT count(*) FROM monitor_rollups`).Scan(&rollups)
+		if kept != 1 || all != 1 || rollups != 2 {
+			t.Fatalf("after retention: %d monitor results (%d of the last hour, want only it), %d rollups (want the 10-day and 1-hour ones)",
+				all, kept, rollups)
 		}
 	})
 }
