@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -520,6 +521,47 @@ func TestWebhookPermissionsAndTenancy(t *testing.T) {
 			if r := e.Do("POST", "/api/webhooks/", s.owner, b); r.Status != 400 {
 				t.Errorf("%v: %d %s", b, r.Status, r.Body)
 			}
+		}
+	})
+}
+
+// A receiver that hangs holds at most its own few workers: another webhook's deliveries go on.
+func TestSlowReceiverDoesNotStarveOthers(t *testing.T) {
+	testutil.EachEnv(t, func(t *testing.T, e *testutil.Env) {
+		s := newSetup(t, e)
+		release := make(chan struct{})
+		var inFlight, most atomic.Int64
+		slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n := inFlight.Add(1)
+			defer inFlight.Add(-1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			<-release
+		}))
+		defer slow.Close()
+		defer close(release) // before the queue stops (a cleanup), so the hung deliveries end
+		fast := newReceiver(t)
+		s.webhook(t, slow.URL, "asset.created")
+		s.webhook(t, fast.URL, "asset.created")
+		e.StartJobs()
+
+		// More events than the queue has workers (32): without a per-webhook limit the hung
+		// deliveries would take every worker.
+		const events = 40
+		for i := range events {
+			if r := e.Do("POST", "/api/assets/", s.owner, map[string]any{"name": fmt.Sprintf("pc-%02d", i), "asset_type": "workstation"}); r.Status != 201 {
+				t.Fatalf("create: %d %s", r.Status, r.Body)
+			}
+		}
+		// A delivery that finds its webhook busy is put back for 250 ms of the queue's (fake) clock.
+		for deadline := time.Now().Add(20 * time.Second); len(fast.requests()) < events; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the other receiver got %d of %d deliveries while one hung", len(fast.requests()), events)
+			}
+			e.Clock.Advance(100 * time.Millisecond)
+		}
+		if n := most.Load(); n < 1 || n > 4 {
+			t.Fatalf("the hung receiver had %d deliveries in flight at once, want 1 to 4 (the per-webhook limit)", n)
 		}
 	})
 }
