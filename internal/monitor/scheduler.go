@@ -261,10 +261,13 @@ func (s *Scheduler) started(late time.Duration) {
 // reloads its configuration, runs a new or re-enabled monitor at once, and drops a deleted or
 // disabled one.
 func (s *Scheduler) Changed(ctx context.Context, id int64) {
-	cfgs, err := s.src.MonitorConfigs(ctx, []int64{id})
-	if err != nil {
-		s.log.Error("monitor change not applied", "monitor", id, "err", err)
-		return
+	var cfgs []store.MonitorConfig
+	if s.owns(id) { // another node's monitor needs no reading: it is only dropped if held here
+		var err error
+		if cfgs, err = s.src.MonitorConfigs(ctx, []int64{id}); err != nil {
+			s.log.Error("monitor change not applied", "monitor", id, "err", err)
+			return
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

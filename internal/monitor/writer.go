@@ -30,7 +30,8 @@ func (s *Scheduler) write() {
 	go func() {
 		for r := range s.results {
 			mu.Lock()
-			for len(pending) >= s.maxPending() {
+			// The configured bound first: maxPending takes the scheduler's lock.
+			for len(pending) >= s.opts.MaxPending && len(pending) >= s.maxPending() {
 				mu.Unlock()
 				<-room
 				mu.Lock()
