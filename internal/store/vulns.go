@@ -313,8 +313,6 @@ func insertCriteria(ctx context.Context, tx *sql.Tx, cs []vuln.Criterion, keys m
 	return nil
 }
 
-func summary(description string) string { return truncate(description, 1000) }
-
 // CVECount is how many CVEs are stored.
 func (s *Store) CVECount(ctx context.Context) (int, error) {
 	var n int
@@ -375,14 +373,12 @@ func (s *Store) ScanVulnerabilities(ctx context.Context, opts VulnScanOptions) (
 	if err != nil {
 		return counts, err
 	}
-	m := &matcher{s: s, byKey: map[string][]*vuln.Criterion{}}
-	if m.wild, err = s.loadCriteria(ctx, `wild`); err != nil {
-		return counts, err
-	}
 	everyAsset := opts.Full || len(changes) > 0
 	if err := s.countScanAssets(ctx, opts.Orgs, everyAsset, &counts.AssetsTotal); err != nil {
 		return counts, err
 	}
+	m := &matcher{s: s, byKey: map[string][]*vuln.Criterion{}}
+	wildLoaded := false // the periodic scan mostly finds nothing to do: read them only for work
 	for after := int64(0); ; {
 		batch, err := s.scanAssets(ctx, opts.Orgs, everyAsset, after)
 		if err != nil {
@@ -392,6 +388,12 @@ func (s *Store) ScanVulnerabilities(ctx context.Context, opts VulnScanOptions) (
 			break
 		}
 		after = batch[len(batch)-1].id
+		if !wildLoaded {
+			if m.wild, err = s.loadCriteria(ctx, `wild`); err != nil {
+				return counts, err
+			}
+			wildLoaded = true
+		}
 		var todo []scanAsset
 		var cands [][]vuln.Candidate
 		for _, a := range batch {
@@ -421,7 +423,9 @@ func (s *Store) ScanVulnerabilities(ctx context.Context, opts VulnScanOptions) (
 			return counts, err
 		}
 	}
-	s.changed("vulnerabilities")
+	if counts.Opened+counts.Resolved > 0 {
+		s.changed("vulnerabilities")
+	}
 	return counts, nil
 }
 
