@@ -63,13 +63,15 @@ func SleepContext(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// NewAPI returns the machinery with a limiter of perSecond requests (burst burst), scaled.
+// NewAPI returns the machinery with a limiter of perSecond requests (burst burst), scaled, and
+// DefaultBackoff shrunk by the same scale (tests against fakes stay fast; production keeps
+// second-scale waits).
 func NewAPI(cfg Config, perSecond float64, burst int) *API {
 	return &API{
 		HTTP: cfg.HTTP,
 		// Only the rate scales: a burst scaled with it could exceed a vendor's window limit.
 		Limiter: rate.NewLimiter(rate.Limit(perSecond*cfg.RateScale), max(1, burst)),
-		Backoff: DefaultBackoff,
+		Backoff: func(n int) time.Duration { return time.Duration(float64(DefaultBackoff(n)) / cfg.RateScale) },
 		Retries: 5,
 		Sleep:   SleepContext,
 	}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -114,19 +115,30 @@ var factories = map[string]Factory{}
 // Register makes a provider's client available; each vendor package registers itself.
 func Register(provider string, f Factory) { factories[provider] = f }
 
-// New builds the client of a provider.
+// New builds the client of a provider, after checking what every vendor needs: its credentials
+// and an http(s) base URL (kept without a trailing slash). It fills in the clock, the rate scale
+// and an HTTP client where cfg has none.
 func New(provider string, cfg Config) (Provider, error) {
 	f, ok := factories[provider]
 	if !ok {
 		return nil, fmt.Errorf("rmm: unknown provider %q", provider)
 	}
+	if missing := MissingCredentials(provider, cfg.Credentials); len(missing) > 0 {
+		return nil, fmt.Errorf("%s: missing credentials: %s", provider, strings.Join(missing, ", "))
+	}
+	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
+	if u, err := url.Parse(cfg.BaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("%s: base URL %q is not an http(s) URL", provider, cfg.BaseURL)
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.RateScale == 0 {
+	if cfg.RateScale <= 0 {
 		cfg.RateScale = 1
 	}
-	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
+	if cfg.HTTP == nil {
+		cfg.HTTP = &http.Client{Timeout: time.Minute}
+	}
 	return f(cfg)
 }
 

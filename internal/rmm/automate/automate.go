@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"time"
 
 	"clientst0r/internal/rmm"
 )
@@ -40,33 +39,17 @@ type client struct {
 
 // New builds the client; credentials username, password, client_id and optional two_factor_code.
 func New(cfg rmm.Config) (rmm.Provider, error) {
-	if missing := rmm.MissingCredentials(rmm.Automate, cfg.Credentials); len(missing) > 0 {
-		return nil, fmt.Errorf("automate: missing credentials: %s", strings.Join(missing, ", "))
-	}
-	if cfg.HTTP == nil {
-		cfg.HTTP = http.DefaultClient
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	scale := cfg.RateScale
-	if scale <= 0 {
-		scale = 1
-		cfg.RateScale = 1
-	}
 	c := &client{
 		cfg:      cfg,
-		root:     strings.TrimSuffix(cfg.BaseURL, "/") + "/cwa/api/v1",
+		root:     cfg.BaseURL + "/cwa/api/v1",
 		user:     strings.TrimSpace(cfg.Credentials["username"]),
 		password: cfg.Credentials["password"],
 		clientID: strings.TrimSpace(cfg.Credentials["client_id"]),
 		twoFA:    strings.TrimSpace(cfg.Credentials["two_factor_code"]),
 	}
 	// No published limit: stay polite at about 5 requests a second (research §1).
+	// Automate answers transient 500s (research §2.7): NewAPI's retries with backoff.
 	c.api = rmm.NewAPI(cfg, 5, 5)
-	// Automate answers transient 500s (research §2.7); waits shrink with the rate scale so tests
-	// against fakes stay fast while production keeps second-scale backoff.
-	c.api.Backoff = func(n int) time.Duration { return time.Duration(float64(rmm.DefaultBackoff(n)) / scale) }
 	tokenAPI := *c.api
 	c.tokenAPI = &tokenAPI
 	c.api.Authorize = c.authorize

@@ -56,25 +56,13 @@ var (
 
 // New builds a client from cfg (called through rmm.New, which fills Now and RateScale).
 func New(cfg rmm.Config) (rmm.Provider, error) {
-	if missing := rmm.MissingCredentials(rmm.Datto, cfg.Credentials); len(missing) > 0 {
-		return nil, fmt.Errorf("datto: missing credentials %s", strings.Join(missing, ", "))
-	}
-	base, err := url.Parse(cfg.BaseURL)
-	if err != nil || (base.Scheme != "https" && base.Scheme != "http") || base.Host == "" {
-		return nil, fmt.Errorf("datto: base URL %q is not an http(s) URL", cfg.BaseURL)
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.RateScale <= 0 {
-		cfg.RateScale = 1
+	base, err := url.Parse(cfg.BaseURL) // checked by rmm.New
+	if err != nil {
+		return nil, err
 	}
 	c := &Client{cfg: cfg, base: base}
 
-	hc := http.Client{Timeout: time.Minute}
-	if cfg.HTTP != nil {
-		hc = *cfg.HTTP // a copy keeps its redirect policy, timeout and guarded dialer
-	}
+	hc := *cfg.HTTP // a copy keeps its redirect policy, timeout and guarded dialer
 	next := hc.Transport
 	if next == nil {
 		next = http.DefaultTransport
@@ -83,7 +71,8 @@ func New(cfg rmm.Config) (rmm.Provider, error) {
 	cfg.HTTP = &hc
 
 	c.api = rmm.NewAPI(cfg, 1, 1) // limits set by setWindow
-	c.api.Backoff = c.backoff
+	scaled := c.api.Backoff
+	c.api.Backoff = func(n int) time.Duration { return c.backoff(n, scaled) }
 	c.setWindow(defaultWindowLimit, time.Duration(float64(defaultWindow)/cfg.RateScale))
 	tokenAPI := *c.api
 	c.tokenAPI = &tokenAPI
@@ -140,12 +129,12 @@ func (c *Client) sizeLimiter(ctx context.Context) (err error) {
 
 // backoff waits two windows after a 429, as the maintained clients' 120 s do: by then every request
 // of the window that tripped the limit has slid out. Other retries use the scaled default.
-func (c *Client) backoff(n int) time.Duration {
+func (c *Client) backoff(n int, otherwise func(int) time.Duration) time.Duration {
 	if c.lastStatus.Load() == http.StatusTooManyRequests {
 		w := time.Duration(c.window.Load())
 		return 2*w + time.Duration(rand.Float64()*float64(w)/5)
 	}
-	return time.Duration(float64(rmm.DefaultBackoff(n)) / c.cfg.RateScale)
+	return otherwise(n)
 }
 
 // pageMax is the account's page size for device lists (GET /api/v2/system/pagination); strict

@@ -34,26 +34,9 @@ var _ rmm.Provider = (*Client)(nil)
 
 // New builds a client from cfg (called through rmm.New, which fills Now and RateScale).
 func New(cfg rmm.Config) (rmm.Provider, error) {
-	if missing := rmm.MissingCredentials(rmm.NinjaOne, cfg.Credentials); len(missing) > 0 {
-		return nil, fmt.Errorf("ninjaone: missing credentials %s", strings.Join(missing, ", "))
-	}
-	base, err := url.Parse(cfg.BaseURL)
-	if err != nil || (base.Scheme != "https" && base.Scheme != "http") || base.Host == "" {
-		return nil, fmt.Errorf("ninjaone: base URL %q is not an http(s) URL", cfg.BaseURL)
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.RateScale <= 0 {
-		cfg.RateScale = 1
-	}
-	if cfg.HTTP == nil {
-		cfg.HTTP = &http.Client{Timeout: time.Minute}
-	}
-	c := &Client{cfg: cfg, base: strings.TrimSuffix(base.String(), "/")}
+	c := &Client{cfg: cfg, base: cfg.BaseURL}
 	// NinjaOne publishes no limit; a few requests per second keeps clear of its 429s.
 	c.api = rmm.NewAPI(cfg, 5, 10)
-	c.api.Backoff = func(n int) time.Duration { return time.Duration(float64(rmm.DefaultBackoff(n)) / cfg.RateScale) }
 	c.tokens.now = cfg.Now
 	c.tokens.fetch = c.fetchToken
 	c.api.Authorize = func(ctx context.Context, req *http.Request) error {

@@ -11,9 +11,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
-
-	"golang.org/x/time/rate"
 
 	"clientst0r/internal/rmm"
 )
@@ -32,31 +29,13 @@ type client struct {
 
 // New builds the client; credential api_token.
 func New(cfg rmm.Config) (rmm.Provider, error) {
-	if missing := rmm.MissingCredentials(rmm.Syncro, cfg.Credentials); len(missing) > 0 {
-		return nil, fmt.Errorf("syncro: missing credentials: %s", strings.Join(missing, ", "))
-	}
-	if cfg.HTTP == nil {
-		cfg.HTTP = http.DefaultClient
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	scale := cfg.RateScale
-	if scale <= 0 {
-		scale = 1
-		cfg.RateScale = 1
-	}
-	c := &client{cfg: cfg, root: strings.TrimSuffix(cfg.BaseURL, "/") + "/api/v1",
-		token: strings.TrimSpace(cfg.Credentials["api_token"])}
-	c.api = rmm.NewAPI(cfg, 2.5, 5)
+	c := &client{cfg: cfg, root: cfg.BaseURL + "/api/v1", token: strings.TrimSpace(cfg.Credentials["api_token"])}
 	// 180 a minute per IP is a window, not a bucket: 2.5/s with a burst of 5 stays at or under
-	// 155 in any minute. The burst is not scaled with the rate (as NewAPI does) so that a fast
-	// test window keeps the same headroom.
-	c.api.Limiter = rate.NewLimiter(rate.Limit(2.5*scale), 5)
+	// 155 in any minute.
+	c.api = rmm.NewAPI(cfg, 2.5, 5)
 	// Another integration on the same egress IP can still use the window up; seven retries wait
 	// about two minutes in all, longer than one window. Tests shrink the waits with the scale.
 	c.api.Retries = 7
-	c.api.Backoff = func(n int) time.Duration { return time.Duration(float64(rmm.DefaultBackoff(n)) / scale) }
 	// The token is static (no expiry, no refresh): a 401 is final.
 	c.api.Authorize = func(_ context.Context, req *http.Request) error {
 		req.Header.Set("Authorization", "Bearer "+c.token) // never ?api_key=: URLs reach logs
