@@ -34,11 +34,7 @@ func (h *Handler) renderIntegrations(w http.ResponseWriter, r *http.Request, sta
 		h.serverError(w, r, err)
 		return
 	}
-	orgs, err := h.orgsWith(r, auth.IntegrationsManage)
-	if err != nil {
-		h.serverError(w, r, err)
-		return
-	}
+	orgs := h.orgsWith(r, auth.IntegrationsManage)
 	v["Title"], v["Integrations"], v["Orgs"], v["Providers"], v["Fields"] = "RMM integrations", integs, orgs, store.ProviderNames, store.IntegrationProviders
 	h.render(w, r, status, "integrations", v)
 }
@@ -170,11 +166,7 @@ func (h *Handler) renderIntegration(w http.ResponseWriter, r *http.Request, stat
 		h.serverError(w, r, err)
 		return
 	}
-	orgs, err := h.orgsWith(r, auth.IntegrationsManage)
-	if err != nil {
-		h.serverError(w, r, err)
-		return
-	}
+	orgs := h.orgsWith(r, auth.IntegrationsManage)
 	c := auth.CallerFrom(ctx)
 	if v["Form"] == nil {
 		f := integrationForm{Name: i.Name, Provider: i.Provider, BaseURL: i.BaseURL, Interval: i.SyncIntervalMinutes, Enabled: i.Enabled,

@@ -34,11 +34,7 @@ func (h *Handler) renderKeys(w http.ResponseWriter, r *http.Request, status int,
 		h.serverError(w, r, err)
 		return
 	}
-	orgs, _, err := h.store.ListOrganizations(ctx, list.Query{Page: 1, PageSize: list.MaxPageSize, Order: []list.OrderBy{{Column: "o.name"}, {Column: "o.id"}}})
-	if err != nil {
-		h.serverError(w, r, err)
-		return
-	}
+	orgs := orgsOf(ctx).orgs
 	names := map[int64]string{}
 	for _, o := range orgs {
 		names[o.ID] = o.Name

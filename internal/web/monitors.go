@@ -145,11 +145,7 @@ func (h *Handler) monitorEdit(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) renderMonitorForm(w http.ResponseWriter, r *http.Request, status int, f monitorForm, problem string) {
-	orgs, err := h.orgsWith(r, auth.MonitorsCreate)
-	if err != nil {
-		h.serverError(w, r, err)
-		return
-	}
+	orgs := h.orgsWith(r, auth.MonitorsCreate)
 	title := "New monitor"
 	if f.ID != 0 {
 		title = "Edit " + f.Name
@@ -157,11 +153,11 @@ func (h *Handler) renderMonitorForm(w http.ResponseWriter, r *http.Request, stat
 	h.render(w, r, status, "monitor_form", map[string]any{"Title": title, "F": f, "Orgs": orgs, "Types": store.CheckTypes, "Error": problem})
 }
 
-// orgsWith lists the organizations where the caller holds perm, for the forms' organization choice.
-func (h *Handler) orgsWith(r *http.Request, perm auth.Perm) ([]store.Organization, error) {
-	orgs, _, err := h.store.ListOrganizations(r.Context(), list.Query{Page: 1, PageSize: list.MaxPageSize, Order: []list.OrderBy{{Column: "o.name"}, {Column: "o.id"}}})
+// orgsWith lists the organizations where the caller holds perm, for the forms' organization
+// choice: those of the switcher, which the session already read.
+func (h *Handler) orgsWith(r *http.Request, perm auth.Perm) []store.Organization {
 	c := auth.CallerFrom(r.Context())
-	return slices.DeleteFunc(orgs, func(o store.Organization) bool { return !c.Can(o.ID, perm) }), err
+	return slices.DeleteFunc(slices.Clone(orgsOf(r.Context()).orgs), func(o store.Organization) bool { return !c.Can(o.ID, perm) })
 }
 
 // readMonitorForm applies the posted form to m.

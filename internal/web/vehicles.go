@@ -179,18 +179,15 @@ func (h *Handler) renderVehicleForm(w http.ResponseWriter, r *http.Request, stat
 	if id != 0 {
 		perm = auth.VehiclesEdit
 	}
-	orgs, err := h.orgsWith(r, perm)
+	orgs := h.orgsWith(r, perm)
 	if id != 0 { // editing: the vehicle's organization only
 		orgs = slices.DeleteFunc(orgs, func(o store.Organization) bool { return o.ID != org })
 	}
-	var members []store.Assignee
-	if err == nil {
-		ids := make([]int64, len(orgs))
-		for i, o := range orgs {
-			ids[i] = o.ID
-		}
-		members, err = h.store.VehicleAssignees(r.Context(), ids)
+	ids := make([]int64, len(orgs))
+	for i, o := range orgs {
+		ids[i] = o.ID
 	}
+	members, err := h.store.VehicleAssignees(r.Context(), ids)
 	if err != nil {
 		h.serverError(w, r, err)
 		return

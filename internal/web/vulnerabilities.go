@@ -188,11 +188,7 @@ func (h *Handler) renderAssetForm(w http.ResponseWriter, r *http.Request, status
 	if id != 0 {
 		perm = auth.AssetsEdit
 	}
-	orgs, err := h.orgsWith(r, perm)
-	if err != nil {
-		h.serverError(w, r, err)
-		return
-	}
+	orgs := h.orgsWith(r, perm)
 	if org == 0 {
 		org = currentOrg(r)
 	}

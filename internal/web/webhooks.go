@@ -49,11 +49,7 @@ func (h *Handler) renderWebhooks(w http.ResponseWriter, r *http.Request, status 
 		h.serverError(w, r, err)
 		return
 	}
-	manageable, err := h.orgsWith(r, auth.WebhooksManage)
-	if err != nil {
-		h.serverError(w, r, err)
-		return
-	}
+	manageable := h.orgsWith(r, auth.WebhooksManage)
 	v["Title"], v["Hooks"], v["HookCount"], v["Orgs"], v["EventNames"] = "Webhooks", hooks, n, manageable, store.EventNames
 	h.render(w, r, status, "webhooks", v)
 }
