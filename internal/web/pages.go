@@ -8,7 +8,9 @@ import (
 	"strconv"
 
 	"clientst0r/internal/apperr"
+	"clientst0r/internal/auth"
 	"clientst0r/internal/list"
+	"clientst0r/internal/store"
 )
 
 // Helpers shared by the resource pages: list filters and paging, saving forms, deletion.
@@ -125,4 +127,82 @@ func (h *Handler) saved(w http.ResponseWriter, r *http.Request, err error, page 
 	}
 	h.pageError(w, r, err)
 	return "", false
+}
+
+// recordForm is an organization's record edited through a form page (assets, vehicles): its edit
+// page, create and update share their checks and answers.
+type recordForm[T any] struct {
+	path     string // the records' pages: path/{id}
+	editPerm auth.Perm
+	scoped   func(*T) *store.Scoped
+	get      func(*store.Store, context.Context, int64) (T, error)
+	create   func(*store.Store, context.Context, T) (T, error)
+	update   func(*store.Store, context.Context, int64, func(*T) error) (T, error)
+	values   func(T) url.Values                    // a record as form values
+	read     func(url.Values, *T) (problem string) // form values into a record
+	render   func(h *Handler, w http.ResponseWriter, r *http.Request, status int, id, org int64, form url.Values, problem string)
+}
+
+// editPage shows a record's form filled in.
+func (f recordForm[T]) editPage(h *Handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, ok := pathInt(r, "id")
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		rec, err := f.get(h.store, r.Context(), id)
+		org := f.scoped(&rec).OrgID
+		if err == nil && !auth.CallerFrom(r.Context()).Can(org, f.editPerm) {
+			err = apperr.ErrForbidden
+		}
+		if err != nil {
+			h.pageError(w, r, err)
+			return
+		}
+		f.render(h, w, r, http.StatusOK, id, org, f.values(rec), "")
+	}
+}
+
+// createPost creates a record from the new-record form, in the organization it names.
+func (f recordForm[T]) createPost(h *Handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !h.parseForm(w, r) {
+			return
+		}
+		var rec T
+		sc := f.scoped(&rec)
+		sc.OrgID, _ = strconv.ParseInt(r.PostForm.Get("organization"), 10, 64)
+		problem := f.read(r.PostForm, &rec)
+		if problem == "" {
+			created, err := f.create(h.store, r.Context(), rec)
+			var again bool
+			if problem, again = h.saved(w, r, err, f.path+"/"+itoa(f.scoped(&created).ID)); !again {
+				return
+			}
+		}
+		f.render(h, w, r, http.StatusBadRequest, 0, sc.OrgID, r.PostForm, problem)
+	}
+}
+
+// updatePost applies the edit form to the record.
+func (f recordForm[T]) updatePost(h *Handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, ok := pathInt(r, "id")
+		if !ok || !h.parseForm(w, r) {
+			http.NotFound(w, r)
+			return
+		}
+		var org int64
+		_, err := f.update(h.store, r.Context(), id, func(rec *T) error {
+			org = f.scoped(rec).OrgID
+			if problem := f.read(r.PostForm, rec); problem != "" {
+				return apperr.Invalidf("%s", problem)
+			}
+			return nil
+		})
+		if problem, again := h.saved(w, r, err, f.path+"/"+itoa(id)); again {
+			f.render(h, w, r, http.StatusBadRequest, id, org, r.PostForm, problem)
+		}
+	}
 }

@@ -213,57 +213,11 @@ func (h *Handler) vehicleNew(w http.ResponseWriter, r *http.Request) {
 	h.renderVehicleForm(w, r, http.StatusOK, 0, 0, url.Values{"vehicle_type": {"van"}, "status": {"active"}, "current_mileage": {"0"}}, "")
 }
 
-func (h *Handler) vehicleEdit(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathInt(r, "id")
-	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	v, err := h.store.GetVehicle(r.Context(), id)
-	if err == nil && !auth.CallerFrom(r.Context()).Can(v.OrgID, auth.VehiclesEdit) {
-		err = apperr.ErrForbidden
-	}
-	if err != nil {
-		h.pageError(w, r, err)
-		return
-	}
-	h.renderVehicleForm(w, r, http.StatusOK, id, v.OrgID, vehicleValues(v), "")
-}
-
-func (h *Handler) vehicleCreate(w http.ResponseWriter, r *http.Request) {
-	if !h.parseForm(w, r) {
-		return
-	}
-	var v store.Vehicle
-	v.OrgID, _ = strconv.ParseInt(r.PostForm.Get("organization"), 10, 64)
-	problem := readVehicleForm(r.PostForm, &v)
-	if problem == "" {
-		created, err := h.store.CreateVehicle(r.Context(), v)
-		var again bool
-		if problem, again = h.saved(w, r, err, vehicleURL(created.ID)); !again {
-			return
-		}
-	}
-	h.renderVehicleForm(w, r, http.StatusBadRequest, 0, v.OrgID, r.PostForm, problem)
-}
-
-func (h *Handler) vehicleUpdate(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathInt(r, "id")
-	if !ok || !h.parseForm(w, r) {
-		http.NotFound(w, r)
-		return
-	}
-	var org int64
-	_, err := h.store.UpdateVehicle(r.Context(), id, func(v *store.Vehicle) error {
-		org = v.OrgID
-		if problem := readVehicleForm(r.PostForm, v); problem != "" {
-			return apperr.Invalidf("%s", problem)
-		}
-		return nil
-	})
-	if problem, again := h.saved(w, r, err, vehicleURL(id)); again {
-		h.renderVehicleForm(w, r, http.StatusBadRequest, id, org, r.PostForm, problem)
-	}
+// vehicleForm serves the vehicle edit page and the create and edit posts.
+var vehicleForm = recordForm[store.Vehicle]{
+	path: "/vehicles", editPerm: auth.VehiclesEdit, scoped: func(v *store.Vehicle) *store.Scoped { return &v.Scoped },
+	get: (*store.Store).GetVehicle, create: (*store.Store).CreateVehicle, update: (*store.Store).UpdateVehicle,
+	values: vehicleValues, read: readVehicleForm, render: (*Handler).renderVehicleForm,
 }
 
 func vehicleURL(id int64) string { return "/vehicles/" + strconv.FormatInt(id, 10) }

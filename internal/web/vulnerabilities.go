@@ -204,57 +204,11 @@ func (h *Handler) assetNew(w http.ResponseWriter, r *http.Request) {
 	h.renderAssetForm(w, r, http.StatusOK, 0, 0, url.Values{"asset_type": {"workstation"}, "status": {"active"}}, "")
 }
 
-func (h *Handler) assetEdit(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathInt(r, "id")
-	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	a, err := h.store.GetAsset(r.Context(), id)
-	if err == nil && !auth.CallerFrom(r.Context()).Can(a.OrgID, auth.AssetsEdit) {
-		err = apperr.ErrForbidden
-	}
-	if err != nil {
-		h.pageError(w, r, err)
-		return
-	}
-	h.renderAssetForm(w, r, http.StatusOK, id, a.OrgID, assetValues(a), "")
-}
-
-func (h *Handler) assetCreate(w http.ResponseWriter, r *http.Request) {
-	if !h.parseForm(w, r) {
-		return
-	}
-	var a store.Asset
-	a.OrgID, _ = strconv.ParseInt(r.PostForm.Get("organization"), 10, 64)
-	problem := readAssetForm(r.PostForm, &a)
-	if problem == "" {
-		created, err := h.store.CreateAsset(r.Context(), a)
-		var again bool
-		if problem, again = h.saved(w, r, err, "/assets/"+itoa(created.ID)); !again {
-			return
-		}
-	}
-	h.renderAssetForm(w, r, http.StatusBadRequest, 0, a.OrgID, r.PostForm, problem)
-}
-
-func (h *Handler) assetUpdate(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathInt(r, "id")
-	if !ok || !h.parseForm(w, r) {
-		http.NotFound(w, r)
-		return
-	}
-	var org int64
-	_, err := h.store.UpdateAsset(r.Context(), id, func(a *store.Asset) error {
-		org = a.OrgID
-		if problem := readAssetForm(r.PostForm, a); problem != "" {
-			return apperr.Invalidf("%s", problem)
-		}
-		return nil
-	})
-	if problem, again := h.saved(w, r, err, "/assets/"+itoa(id)); again {
-		h.renderAssetForm(w, r, http.StatusBadRequest, id, org, r.PostForm, problem)
-	}
+// assetForm serves the asset edit page and the create and edit posts.
+var assetForm = recordForm[store.Asset]{
+	path: "/assets", editPerm: auth.AssetsEdit, scoped: func(a *store.Asset) *store.Scoped { return &a.Scoped },
+	get: (*store.Store).GetAsset, create: (*store.Store).CreateAsset, update: (*store.Store).UpdateAsset,
+	values: assetValues, read: readAssetForm, render: (*Handler).renderAssetForm,
 }
 
 func (h *Handler) assetDelete(w http.ResponseWriter, r *http.Request) {
