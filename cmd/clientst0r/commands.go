@@ -63,15 +63,15 @@ var commands = []command{
 	{"migrate", cmdMigrate},
 	{"org create", cmdOrgCreate},
 	{"user create", cmdUserCreate},
-	{"user deactivate", cmdUserDeactivate},
-	{"user reset-2fa", cmdUserResetTwoFactor},
-	{"member add", cmdMemberAdd},
-	{"member remove", cmdMemberRemove},
+	{"user deactivate", userCommand("user deactivate", (*store.Store).DeactivateUser)},
+	{"user reset-2fa", userCommand("user reset-2fa", (*store.Store).ResetTwoFactor)}, // lost authenticator and recovery codes
+	{"member add", memberCommand("member add", true, memberAdd)},
+	{"member remove", memberCommand("member remove", false, memberRemove)},
 	{"role create", cmdRoleCreate},
 	{"apikey create", cmdAPIKeyCreate},
 	{"vault rotate-key", cmdRotateKey},
 	{"cve import", cmdCVEImport},
-	{"invite", cmdInvite},
+	{"invite", memberCommand("invite", true, invite)},
 	{"backup", cmdBackup},
 	{"migrate-to-postgres", cmdMigrateToPostgres},
 	{"version", cmdVersion},
@@ -243,90 +243,68 @@ func cmdUserCreate(e env, args []string) error {
 	return nil
 }
 
-func cmdUserDeactivate(e env, args []string) error {
-	fs := flags("user deactivate")
-	email := fs.String("email", "", "")
-	if err := parse(fs, args); err != nil {
-		return err
+// userCommand is a command on one account, named by --email.
+func userCommand(name string, act func(s *store.Store, ctx context.Context, email string) error) func(env, []string) error {
+	return func(e env, args []string) error {
+		fs := flags(name)
+		email := fs.String("email", "", "")
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		if err := required(fs, "email"); err != nil {
+			return err
+		}
+		a, ctx, err := open(e)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		return act(a.Store, ctx, *email)
 	}
-	if err := required(fs, "email"); err != nil {
-		return err
-	}
-	a, ctx, err := open(e)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	return a.Store.DeactivateUser(ctx, *email)
 }
 
-// cmdUserResetTwoFactor turns two-factor off for an account that lost its authenticator and its
-// recovery codes; if two-factor is required of it, it enrols again at its next sign-in.
-func cmdUserResetTwoFactor(e env, args []string) error {
-	fs := flags("user reset-2fa")
-	email := fs.String("email", "", "")
-	if err := parse(fs, args); err != nil {
-		return err
+// memberCommand is a command on an account's place in an organization: --org (id or slug),
+// --email and, withRole, --role.
+func memberCommand(name string, withRole bool, act func(e env, a *app.App, ctx context.Context, o store.Organization, email, role string) error) func(env, []string) error {
+	return func(e env, args []string) error {
+		fs := flags(name)
+		ref := fs.String("org", "", "")
+		email := fs.String("email", "", "")
+		role := fs.String("role", "", "")
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		req := []string{"org", "email"}
+		if withRole {
+			req = append(req, "role")
+		}
+		if err := required(fs, req...); err != nil {
+			return err
+		}
+		a, ctx, err := open(e)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		o, err := a.Store.OrganizationByRef(ctx, *ref)
+		if err != nil {
+			return fmt.Errorf("%s: no organization %q", name, *ref)
+		}
+		return act(e, a, ctx, o, *email, *role)
 	}
-	if err := required(fs, "email"); err != nil {
-		return err
-	}
-	a, ctx, err := open(e)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	return a.Store.ResetTwoFactor(ctx, *email)
 }
 
-func memberFlags(name string, args []string, withRole bool) (org, email, role string, err error) {
-	fs := flags(name)
-	o := fs.String("org", "", "")
-	em := fs.String("email", "", "")
-	r := fs.String("role", "", "")
-	if err := parse(fs, args); err != nil {
-		return "", "", "", err
-	}
-	req := []string{"org", "email"}
-	if withRole {
-		req = append(req, "role")
-	}
-	return *o, *em, *r, required(fs, req...)
-}
-
-func cmdMemberAdd(e env, args []string) error {
-	ref, email, role, err := memberFlags("member add", args, true)
-	if err != nil {
-		return err
-	}
-	a, ctx, err := open(e)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	o, err := a.Store.OrganizationByRef(ctx, ref)
-	if err != nil {
-		return fmt.Errorf("member add: no organization %q", ref)
-	}
-	_, err = a.Store.AddMember(ctx, o.ID, email, role)
+func memberAdd(_ env, a *app.App, ctx context.Context, o store.Organization, email, role string) error {
+	_, err := a.Store.AddMember(ctx, o.ID, email, role)
 	return err
 }
 
-// cmdInvite adds an existing account at once, or prints the link a new person signs up with.
-func cmdInvite(e env, args []string) error {
-	ref, email, role, err := memberFlags("invite", args, true)
-	if err != nil {
-		return err
-	}
-	a, ctx, err := open(e)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	o, err := a.Store.OrganizationByRef(ctx, ref)
-	if err != nil {
-		return fmt.Errorf("invite: no organization %q", ref)
-	}
+func memberRemove(_ env, a *app.App, ctx context.Context, o store.Organization, email, _ string) error {
+	return a.Store.RemoveMember(ctx, o.ID, email)
+}
+
+// invite adds an existing account at once, or prints the link a new person signs up with.
+func invite(e env, a *app.App, ctx context.Context, o store.Organization, email, role string) error {
 	token, added, err := a.Store.Invite(ctx, o.ID, email, role)
 	if err != nil {
 		return err
@@ -339,25 +317,8 @@ func cmdInvite(e env, args []string) error {
 	if base == "" {
 		base = "http://" + a.Cfg.Addr
 	}
-	fmt.Fprintf(e.stdout, "%s/invite/%s\n", base, token)
+	fmt.Fprintf(e.stdout, "%s/invite/%s\n", base, url.PathEscape(token))
 	return nil
-}
-
-func cmdMemberRemove(e env, args []string) error {
-	ref, email, _, err := memberFlags("member remove", args, false)
-	if err != nil {
-		return err
-	}
-	a, ctx, err := open(e)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	o, err := a.Store.OrganizationByRef(ctx, ref)
-	if err != nil {
-		return fmt.Errorf("member remove: no organization %q", ref)
-	}
-	return a.Store.RemoveMember(ctx, o.ID, email)
 }
 
 func cmdRoleCreate(e env, args []string) error {
