@@ -77,6 +77,17 @@ func NewAPI(cfg Config, perSecond float64, burst int) *API {
 	}
 }
 
+// GetJSON GETs url asking for JSON and decodes the answer into out, through Do.
+func (a *API) GetJSON(ctx context.Context, url string, out any) error {
+	return a.Do(ctx, func() (*http.Request, error) {
+		req, err := http.NewRequest(http.MethodGet, url, nil)
+		if err == nil {
+			req.Header.Set("Accept", "application/json")
+		}
+		return req, err
+	}, out)
+}
+
 // Do sends the request newReq builds (called again for each retry, since bodies are consumed) and
 // decodes a 2xx JSON answer into out (nil: discard). Limits, retries and re-authentication apply.
 func (a *API) Do(ctx context.Context, newReq func() (*http.Request, error), out any) error {

@@ -52,3 +52,13 @@ func DecodeLoose(b []byte, v any) error {
 	}
 	return nil
 }
+
+// First is the first of vals that is not blank, trimmed.
+func First(vals ...string) string {
+	for _, v := range vals {
+		if v = strings.TrimSpace(v); v != "" {
+			return v
+		}
+	}
+	return ""
+}

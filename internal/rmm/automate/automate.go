@@ -126,13 +126,7 @@ func (c *client) get(ctx context.Context, path, query string, out any) error {
 	if query != "" {
 		u += "?" + query
 	}
-	return c.api.Do(ctx, func() (*http.Request, error) {
-		req, err := http.NewRequest(http.MethodGet, u, nil)
-		if err == nil {
-			req.Header.Set("Accept", "application/json")
-		}
-		return req, err
-	}, out)
+	return c.api.GetJSON(ctx, u, out)
 }
 
 // wrap words an error for a technician; sign-in errors are already worded.

@@ -72,11 +72,11 @@ type site struct {
 func (c computer) device(ch chassis, s *site) rmm.Device {
 	d := rmm.Device{
 		ExternalID:   string(c.ID),
-		Name:         first(c.FriendlyName, c.ComputerName),
+		Name:         rmm.First(c.FriendlyName, c.ComputerName),
 		Hostname:     strings.TrimSpace(c.ComputerName),
-		Manufacturer: first(ch.Manufacturer, c.BiosManufacturer),
+		Manufacturer: rmm.First(ch.Manufacturer, c.BiosManufacturer),
 		Model:        strings.TrimSpace(ch.ProductName),
-		Serial:       first(c.SerialNumber, ch.SerialNumber),
+		Serial:       rmm.First(c.SerialNumber, ch.SerialNumber),
 		OSName:       strings.TrimSpace(c.OperatingSystemName),
 		OSVersion:    strings.TrimSpace(c.OperatingSystemVersion),
 		IPAddress:    strings.TrimSpace(c.LocalIPAddress),
@@ -157,15 +157,6 @@ func parseGPS(s string) (lat, lon float64, ok bool) {
 		return 0, 0, false
 	}
 	return lat, lon, true
-}
-
-func first(vals ...string) string {
-	for _, v := range vals {
-		if v = strings.TrimSpace(v); v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 func nonEmpty(vals ...string) []string {

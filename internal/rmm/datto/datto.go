@@ -163,13 +163,7 @@ func (c *Client) endpoint(path string, q url.Values) string {
 }
 
 func (c *Client) get(ctx context.Context, rawURL string, out any) error {
-	return c.api.Do(ctx, func() (*http.Request, error) {
-		req, err := http.NewRequest(http.MethodGet, rawURL, nil)
-		if err == nil {
-			req.Header.Set("Accept", "application/json")
-		}
-		return req, err
-	}, out)
+	return c.api.GetJSON(ctx, rawURL, out)
 }
 
 func (c *Client) authorize(ctx context.Context, req *http.Request) error {

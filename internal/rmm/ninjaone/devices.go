@@ -43,16 +43,16 @@ type device struct {
 		Location     *named `json:"location"`
 	} `json:"references"`
 	OS *struct {
-		Name        text `json:"name"`
-		BuildNumber text `json:"buildNumber"`
-		ReleaseID   text `json:"releaseId"`
+		Name        rmm.LooseString `json:"name"`
+		BuildNumber rmm.LooseString `json:"buildNumber"`
+		ReleaseID   rmm.LooseString `json:"releaseId"`
 	} `json:"os"`
 	System *struct {
-		Manufacturer     text `json:"manufacturer"`
-		Model            text `json:"model"`
-		SerialNumber     text `json:"serialNumber"`
-		BiosSerialNumber text `json:"biosSerialNumber"`
-		ChassisType      text `json:"chassisType"`
+		Manufacturer     rmm.LooseString `json:"manufacturer"`
+		Model            rmm.LooseString `json:"model"`
+		SerialNumber     rmm.LooseString `json:"serialNumber"`
+		BiosSerialNumber rmm.LooseString `json:"biosSerialNumber"`
+		ChassisType      rmm.LooseString `json:"chassisType"`
 	} `json:"system"`
 }
 
@@ -131,10 +131,10 @@ func (c *Client) keyset(ctx context.Context, path string, fn func(json.RawMessag
 }
 
 func (d *device) normalise(orgs, locs map[int64]string, raw json.RawMessage) rmm.Device {
-	host := firstOf(d.SystemName, d.NetbiosName, strings.Split(d.DNSName, ".")[0])
+	host := rmm.First(d.SystemName, d.NetbiosName, strings.Split(d.DNSName, ".")[0])
 	out := rmm.Device{
 		ExternalID:   strconv.FormatInt(d.ID, 10),
-		Name:         firstOf(d.DisplayName, host),
+		Name:         rmm.First(d.DisplayName, host),
 		Hostname:     host,
 		OrgName:      orgs[d.OrganizationID],
 		SiteName:     locs[d.LocationID],
@@ -161,11 +161,11 @@ func (d *device) normalise(orgs, locs map[int64]string, raw json.RawMessage) rmm
 	var chassis string
 	if s := d.System; s != nil {
 		out.Manufacturer, out.Model = string(s.Manufacturer), string(s.Model)
-		out.Serial = firstOf(string(s.SerialNumber), string(s.BiosSerialNumber))
+		out.Serial = rmm.First(string(s.SerialNumber), string(s.BiosSerialNumber))
 		chassis = string(s.ChassisType)
 	}
 	if o := d.OS; o != nil {
-		out.OSName, out.OSVersion = string(o.Name), firstOf(string(o.BuildNumber), string(o.ReleaseID))
+		out.OSName, out.OSVersion = string(o.Name), rmm.First(string(o.BuildNumber), string(o.ReleaseID))
 	}
 	out.Kind = kind(d.NodeClass, chassis)
 	return out
@@ -237,32 +237,4 @@ func epochSeconds(raw json.RawMessage) *time.Time {
 	us, _ := strconv.Atoi(frac)
 	exact := time.Unix(sec, int64(us)*1000).UTC()
 	return &exact
-}
-
-func firstOf(vals ...string) string {
-	for _, v := range vals {
-		if v = strings.TrimSpace(v); v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-// text is a string field that tolerates a number or null, as undocumented fields sometimes are.
-type text string
-
-func (t *text) UnmarshalJSON(b []byte) error {
-	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	switch x := v.(type) {
-	case string:
-		*t = text(x)
-	case float64:
-		*t = text(strconv.FormatFloat(x, 'f', -1, 64))
-	case bool:
-		*t = text(strconv.FormatBool(x))
-	}
-	return nil
 }

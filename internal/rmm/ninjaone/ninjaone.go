@@ -60,13 +60,7 @@ func (c *Client) get(ctx context.Context, path string, q url.Values, out any) er
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	return c.api.Do(ctx, func() (*http.Request, error) {
-		req, err := http.NewRequest(http.MethodGet, u, nil)
-		if err == nil {
-			req.Header.Set("Accept", "application/json")
-		}
-		return req, err
-	}, out)
+	return c.api.GetJSON(ctx, u, out)
 }
 
 // fetchToken runs the client-credentials grant for the read-only monitoring scope.

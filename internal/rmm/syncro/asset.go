@@ -67,13 +67,13 @@ func toDevice(raw json.RawMessage, now time.Time) (rmm.Device, error) {
 		if d.OrgExternalID == "" {
 			d.OrgExternalID = string(c.ID)
 		}
-		d.OrgName = first(c.BusinessThenName, c.BusinessName, c.Fullname, strings.TrimSpace(c.Firstname+" "+c.Lastname))
+		d.OrgName = rmm.First(c.BusinessThenName, c.BusinessName, c.Fullname, strings.TrimSpace(c.Firstname+" "+c.Lastname))
 	}
 	if ok {
 		d.Hostname, d.Manufacturer, d.Model = ag.name, ag.manufacturer, ag.model
 		d.OSName, d.OSVersion, d.IPAddress, d.MACAddresses = ag.osName, ag.osVersion, ag.lanIP, ag.macs
-		d.Name = first(d.Name, ag.name)
-		d.Serial = first(d.Serial, ag.serial)
+		d.Name = rmm.First(d.Name, ag.name)
+		d.Serial = rmm.First(d.Serial, ag.serial)
 		d.Kind = ag.kind()
 		if ag.lastSynced != nil {
 			d.LastSeen = ag.lastSynced
@@ -85,7 +85,7 @@ func toDevice(raw json.RawMessage, now time.Time) (rmm.Device, error) {
 		custom := object(a.Properties)
 		d.Manufacturer = text(custom, "Make", "Manufacturer")
 		d.Model = text(custom, "Model")
-		d.Serial = first(d.Serial, text(custom, "Serial", "Serial Number", "Serial #"))
+		d.Serial = rmm.First(d.Serial, text(custom, "Serial", "Serial Number", "Serial #"))
 	}
 	// The asset's own (geocoded) address, often null; not the customer's head office.
 	if ad := a.Address; ad != nil {
@@ -159,12 +159,12 @@ func parseAgent(raw json.RawMessage) (agent, bool) {
 	if j.General != nil {
 		g = *j.General
 	}
-	ag := agent{lastSynced: rmm.ParseTime(string(j.LastSyncedAt)), name: first(g.Name, g.Hostname),
+	ag := agent{lastSynced: rmm.ParseTime(string(j.LastSyncedAt)), name: rmm.First(g.Name, g.Hostname),
 		manufacturer: strings.TrimSpace(g.Manufacturer), model: strings.TrimSpace(g.Model), serial: string(g.SerialNumber),
 		formFactor: g.FormFactor, osName: strings.TrimSpace(g.OSName)}
 	if os := j.OS; os != nil {
-		ag.osName = first(os.Name, ag.osName)
-		ag.osVersion = first(string(os.Version), string(os.Build), string(os.WindowsReleaseVersion))
+		ag.osName = rmm.First(os.Name, ag.osName)
+		ag.osVersion = rmm.First(string(os.Version), string(os.Build), string(os.WindowsReleaseVersion))
 	}
 	ag.macs = macs(g.MAC, j.NetworkAdapters)
 	ag.lanIP = lanIP(j.NetworkAdapters)
@@ -265,15 +265,6 @@ func text(m map[string]json.RawMessage, keys ...string) string {
 		var s rmm.LooseString
 		if ok && json.Unmarshal(v, &s) == nil && s != "" {
 			return string(s)
-		}
-	}
-	return ""
-}
-
-func first(vals ...string) string {
-	for _, v := range vals {
-		if v = strings.TrimSpace(v); v != "" {
-			return v
 		}
 	}
 	return ""

@@ -94,13 +94,7 @@ func (c *client) Devices(ctx context.Context, yield func(rmm.Device) error) erro
 
 func (c *client) get(ctx context.Context, n int, out any) error {
 	u := c.root + "/customer_assets?page=" + strconv.Itoa(n)
-	return c.api.Do(ctx, func() (*http.Request, error) {
-		req, err := http.NewRequest(http.MethodGet, u, nil)
-		if err == nil {
-			req.Header.Set("Accept", "application/json")
-		}
-		return req, err
-	}, out)
+	return c.api.GetJSON(ctx, u, out)
 }
 
 func (c *client) wrap(err error) error {
