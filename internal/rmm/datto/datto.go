@@ -38,7 +38,7 @@ type Client struct {
 	base     *url.URL
 	api      *rmm.API
 	tokenAPI *rmm.API // the same limiter and retries, without bearer authorization
-	tokens   *tokenSource
+	tokens   *rmm.TokenSource
 
 	filter url.Values     // device list filters (SetFilter)
 	cache  rmm.AuditCache // nil: audit every device
@@ -76,8 +76,8 @@ func New(cfg rmm.Config) (rmm.Provider, error) {
 	c.setWindow(defaultWindowLimit, time.Duration(float64(defaultWindow)/cfg.RateScale))
 	tokenAPI := *c.api
 	c.tokenAPI = &tokenAPI
-	c.tokens = &tokenSource{fetch: c.fetchToken, now: cfg.Now}
-	c.api.Authorize = c.authorize
+	c.tokens = &rmm.TokenSource{Fetch: c.fetchToken, Now: cfg.Now}
+	c.api.Authorize = c.tokens.Authorize
 	// The observer already dropped the token the 401 answered (only that one: audits run
 	// concurrently and must not throw away a token another worker has just fetched). A non-nil
 	// Reauthorize is what makes the API retry once.
@@ -166,15 +166,6 @@ func (c *Client) get(ctx context.Context, rawURL string, out any) error {
 	return c.api.GetJSON(ctx, rawURL, out)
 }
 
-func (c *Client) authorize(ctx context.Context, req *http.Request) error {
-	tok, err := c.tokens.get(ctx)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	return nil
-}
-
 // wrap words errors for the people reading a run's status.
 func wrap(err error) error {
 	switch {
@@ -203,7 +194,7 @@ func (o observer) RoundTrip(req *http.Request) (*http.Response, error) {
 	o.c.lastStatus.Store(int32(res.StatusCode))
 	if res.StatusCode == http.StatusUnauthorized {
 		if tok, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer "); ok {
-			o.c.tokens.reject(tok)
+			o.c.tokens.Reject(tok)
 		}
 	}
 	return res, nil

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"clientst0r/internal/rmm"
@@ -27,7 +26,7 @@ type Client struct {
 	cfg    rmm.Config
 	base   string
 	api    *rmm.API
-	tokens tokenSource
+	tokens rmm.TokenSource
 }
 
 var _ rmm.Provider = (*Client)(nil)
@@ -37,16 +36,10 @@ func New(cfg rmm.Config) (rmm.Provider, error) {
 	c := &Client{cfg: cfg, base: cfg.BaseURL}
 	// NinjaOne publishes no limit; a few requests per second keeps clear of its 429s.
 	c.api = rmm.NewAPI(cfg, 5, 10)
-	c.tokens.now = cfg.Now
-	c.tokens.fetch = c.fetchToken
-	c.api.Authorize = func(ctx context.Context, req *http.Request) error {
-		tok, err := c.tokens.get(ctx)
-		if err == nil {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-		return err
-	}
-	c.api.Reauthorize = c.tokens.drop // requests are sequential: the cached token is the one refused
+	c.tokens.Now = cfg.Now
+	c.tokens.Fetch = c.fetchToken
+	c.api.Authorize = c.tokens.Authorize
+	c.api.Reauthorize = c.tokens.Drop // requests are sequential: the cached token is the one refused
 	return c, nil
 }
 
@@ -71,13 +64,9 @@ func (c *Client) fetchToken(ctx context.Context) (string, time.Duration, error) 
 		"client_secret": {c.cfg.Credentials["client_secret"]},
 		"scope":         {"monitoring"},
 	}.Encode()
-	var out struct {
-		AccessToken string  `json:"access_token"`
-		ExpiresIn   float64 `json:"expires_in"`
-	}
 	api := *c.api
 	api.Authorize, api.Reauthorize = nil, nil // a 401 here is a wrong client, not an expired token
-	err := api.Do(ctx, func() (*http.Request, error) {
+	return rmm.OAuthToken(ctx, &api, func() (*http.Request, error) {
 		req, err := http.NewRequest(http.MethodPost, c.base+"/ws/oauth/token", strings.NewReader(form))
 		if err != nil {
 			return nil, err
@@ -85,51 +74,7 @@ func (c *Client) fetchToken(ctx context.Context) (string, time.Duration, error) 
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("Accept", "application/json")
 		return req, nil
-	}, &out)
-	switch {
-	case rmm.IsStatus(err, http.StatusBadRequest): // invalid_client / invalid_scope on some instances
-		return "", 0, fmt.Errorf("%w (the token endpoint refused the client: %v)", rmm.ErrAuth, err)
-	case err != nil:
-		return "", 0, err
-	case out.AccessToken == "":
-		return "", 0, errors.New("the token endpoint answered without an access_token")
-	}
-	life := time.Duration(out.ExpiresIn * float64(time.Second))
-	if life <= 0 {
-		life = time.Hour
-	}
-	return out.AccessToken, life, nil
-}
-
-// tokenSource caches the bearer token and renews it at 80 % of its hour, so a long run never sends
-// one that expires in flight; client credentials have no refresh token, a new grant replaces it.
-type tokenSource struct {
-	fetch func(ctx context.Context) (string, time.Duration, error)
-	now   func() time.Time
-
-	mu      sync.Mutex
-	token   string
-	renewAt time.Time
-}
-
-func (s *tokenSource) get(ctx context.Context) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.token != "" && s.now().Before(s.renewAt) {
-		return s.token, nil
-	}
-	tok, life, err := s.fetch(ctx)
-	if err != nil {
-		return "", err
-	}
-	s.token, s.renewAt = tok, s.now().Add(life*4/5)
-	return tok, nil
-}
-
-func (s *tokenSource) drop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.token = ""
+	}, time.Hour)
 }
 
 // wrap words errors for people, with NinjaOne's {resultCode, errorMessage} when the body has them.
