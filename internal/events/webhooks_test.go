@@ -196,11 +196,8 @@ func TestAssetEventsAreSignedAndDelivered(t *testing.T) {
 			t.Errorf("the receiver subscribed to monitor events only got %d deliveries", n)
 		}
 		// The receiver has answered; the worker records the attempt right after.
-		d := s.delivery(t, id)
-		for deadline := time.Now().Add(10 * time.Second); d["status"] == "pending" && time.Now().Before(deadline); d = s.delivery(t, id) {
-			time.Sleep(20 * time.Millisecond)
-		}
-		if d["status"] != "succeeded" || d["attempts"] != 1.0 || d["response_status"] != 200.0 || d["delivered_at"] == nil ||
+		d := waitStatus(t, s, id, "succeeded", 1)
+		if d["response_status"] != 200.0 || d["delivered_at"] == nil ||
 			!strings.Contains(d["response_body"].(string), "received") {
 			t.Errorf("delivery log %v", d)
 		}
